@@ -1,0 +1,1 @@
+"""Rasa custom actions: thin adapters from the tracker to the domain code in ``bot``."""

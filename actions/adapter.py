@@ -1,0 +1,66 @@
+"""Turns a Rasa tracker into a :class:`bot.turn.Turn` and a Reply back into events.
+
+This is the only place that knows both rasa-sdk and the domain code: handlers
+in ``bot`` stay testable without an action server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.advisors import UNKNOWN_ADVISOR, identity
+from bot.cards.db import session_scope
+from bot.cards.store import CardStore
+from bot.replies import Reply
+from bot.turn import ACTIVE_CLIENT, FLOW_STATE, FLOW_STEP, MODE, PENDING_PREFERENCE, Turn
+
+Handler = Callable[[CardStore, Turn], Reply]
+TRACKED_SLOTS = (ACTIVE_CLIENT, MODE, FLOW_STEP, PENDING_PREFERENCE, FLOW_STATE)
+
+
+def turn_from_tracker(tracker: Tracker, advisor_lookup: Callable[[str], Any]) -> Turn:
+    message = tracker.latest_message or {}
+    return Turn(
+        text=str(message.get("text") or ""),
+        intent=str((message.get("intent") or {}).get("name") or ""),
+        entities=tuple(message.get("entities") or ()),
+        advisor=advisor_lookup(tracker.sender_id) or UNKNOWN_ADVISOR,
+        slots={name: tracker.get_slot(name) for name in TRACKED_SLOTS},
+    )
+
+
+def dispatch(reply: Reply, dispatcher: CollectingDispatcher, seed: str) -> list[EventType]:
+    payload = reply.payload()
+    for message in reply.messages:
+        dispatcher.utter_message(
+            text=message.text(seed),
+            buttons=[b.to_dict() for b in message.buttons],
+            json_message=payload,
+        )
+    return [SlotSet(name, value) for name, value in reply.slots.items()]
+
+
+class CopilotAction(Action):
+    """Runs one domain handler inside one database transaction."""
+
+    action_name = ""
+
+    def name(self) -> str:
+        return self.action_name
+
+    def handle(self, store: CardStore, turn: Turn) -> Reply:
+        raise NotImplementedError
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        with session_scope() as session:
+            turn = turn_from_tracker(tracker, lambda sender: identity(session, sender))
+            reply = self.handle(CardStore(session), turn)
+        return dispatch(reply, dispatcher, turn.text)

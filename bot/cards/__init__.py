@@ -1,0 +1,1 @@
+"""Client preference cards: the database, its schema and the operations on it."""

@@ -1,0 +1,114 @@
+"""SQLAlchemy models (1.4, written in 2.0 style) for advisors, clients and their cards."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry, relationship
+from sqlalchemy.orm.decl_api import DeclarativeMeta
+
+from bot.clock import utcnow
+
+mapper_registry = registry()
+
+
+class Base(metaclass=DeclarativeMeta):
+    """Declarative base in the form type checkers understand (SQLAlchemy 1.4)."""
+
+    __abstract__ = True
+    registry = mapper_registry
+    metadata = mapper_registry.metadata
+    __init__ = mapper_registry.constructor
+
+
+class Advisor(Base):
+    """A person who uses the copilot; only a hash of their access token is stored."""
+
+    __tablename__ = "advisors"
+
+    id = Column(String(64), primary_key=True)
+    name = Column(String(64), nullable=False)
+    store = Column(String(64), nullable=False)
+    role = Column(String(16), nullable=False, default="advisor")
+    token_hash = Column(String(64), unique=True, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Client(Base):
+    """A client's card header; preferences and notes hang off it."""
+
+    __tablename__ = "clients"
+
+    id = Column(String(64), primary_key=True)
+    name = Column(String(64), nullable=False, index=True)
+    honorific = Column(String(16), nullable=False, default="")
+    gender = Column(String(8), nullable=False, default="")
+    phone = Column(String(32), nullable=False, default="")
+    wecom_external_userid = Column(String(64), unique=True, nullable=True)
+    tier = Column(String(16), nullable=False, default="")
+    home_store = Column(String(64), nullable=False, default="")
+    advisor = Column(String(64), nullable=False, default="")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    preferences = relationship(
+        "Preference",
+        order_by="Preference.recorded_at",
+        cascade="all, delete-orphan",
+        back_populates="client",
+    )
+    notes = relationship(
+        "VisitNote",
+        order_by="VisitNote.created_at.desc()",
+        cascade="all, delete-orphan",
+        back_populates="client",
+    )
+
+
+class Preference(Base):
+    """One observation: 饮品 = 酸梅汤要冰的大杯, by whom, where and when."""
+
+    __tablename__ = "preferences"
+    __table_args__ = (UniqueConstraint("client_id", "category", "value"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    client_id = Column(
+        String(64), ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    category = Column(String(16), nullable=False)
+    value = Column(String(200), nullable=False)
+    recorded_by = Column(String(64), nullable=False)
+    store = Column(String(64), nullable=False, default="")
+    recorded_at = Column(DateTime, nullable=False, default=utcnow)
+
+    client = relationship("Client", back_populates="preferences")
+
+
+class VisitNote(Base):
+    """What happened in a visit or complaint, written when a session ends."""
+
+    __tablename__ = "visit_notes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    client_id = Column(
+        String(64), ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind = Column(String(16), nullable=False, default="visit")
+    advisor_id = Column(String(64), nullable=False)
+    store = Column(String(64), nullable=False, default="")
+    summary = Column(Text, nullable=False)
+    details = Column(JSON, nullable=False, default=dict)
+    status = Column(String(16), nullable=True)
+    follow_up_on = Column(Date, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    client = relationship("Client", back_populates="notes")

@@ -1,0 +1,1 @@
+"""Input channels: the authenticated copilot REST channel (and later WeCom)."""

@@ -1,0 +1,94 @@
+"""The copilot channel: Rasa's REST contract behind a Bearer token.
+
+The sender id is the advisor who owns the token, never a field of the body, so
+one advisor cannot read or write another's conversation; a request without a
+valid token is answered 401 before anything reaches the bot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.advisors import AdvisorIdentity, authenticate
+from bot.cards.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def advisor_for(request: Request) -> AdvisorIdentity | None:
+    token = bearer_token(request)
+    if not token:
+        return None
+    with session_scope() as session:
+        return authenticate(session, token)
+
+
+def error(status: int, message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+def read_message(request: Request) -> str | HTTPResponse:
+    """The message text of the body, or the 400 response explaining what is wrong."""
+    try:
+        body = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, 'body must be JSON like {"message": "..."}')
+    text = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return error(400, "field 'message' must be non-empty text")
+    if len(text) > MAX_MESSAGE_CHARS:
+        return error(413, f"message longer than {MAX_MESSAGE_CHARS} characters")
+    return text.strip()
+
+
+class CopilotInput(InputChannel):
+    """``POST /webhooks/copilot/webhook`` with ``Authorization: Bearer TOKEN``."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "copilot"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("copilot_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            advisor = advisor_for(request)
+            if advisor is None:
+                return error(401, "missing or invalid access token")
+            text = read_message(request)
+            if isinstance(text, HTTPResponse):
+                return text
+            collector = CollectingOutputChannel()
+            await on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    advisor.id,
+                    input_channel=self.name(),
+                    metadata={"advisor": {"id": advisor.id, "store": advisor.store}},
+                )
+            )
+            return response.json(collector.messages)
+
+        return webhook

@@ -1,0 +1,181 @@
+"""The ``copilot`` command. Every subcommand first brings the database schema up to date."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bot import demo, training
+from bot.advisors import ROLES, issue_token, upsert_advisor
+from bot.cards import db
+from bot.cards.card import ClientCard
+from bot.cards.importer import CsvImportError, apply_rows, read_rows
+from bot.cards.store import CardStore
+from bot.server import ServerError, running
+
+
+def _prepare(session: Session) -> None:
+    result = demo.load_if_empty(session)
+    if result is not None:
+        print(f"Loaded the demo data: {result.created} client cards from data/demo/.")
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    with db.session_scope() as session:
+        _prepare(session)
+    training.train(force=False)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    training.train(force=args.force)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    with db.session_scope() as session:
+        _prepare(session)
+    training.train(force=False)
+    with db.session_scope() as session:
+        issued = demo.demo_token(session)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"Starting the action server on :{args.actions_port} and Rasa on :{args.port} ...")
+    try:
+        with running(db.database_url(), args.port, args.actions_port, args.host) as servers:
+            print(f"\n顾问助手 is up: {servers.webhook}")
+            if issued:
+                advisor, token = issued
+                print(
+                    f"Demo advisor {advisor.id} {advisor.name} ({advisor.store}), token:\n{token}"
+                )
+                print(
+                    "Try it:\n"
+                    f"  curl -s -H 'Authorization: Bearer {token}' \\\n"
+                    "       -H 'Content-Type: application/json' \\\n"
+                    f'       -d \'{{"message": "帮我查一下王先生"}}\' {servers.webhook}'
+                )
+            print(f"Logs: {servers.log_dir}. Press Ctrl-C to stop.", flush=True)
+            stop.wait()
+            print("\nStopping both servers ...")
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("Stopped.")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    print(f"Schema is up to date at {db.database_url()}")
+    return 0
+
+
+def cmd_cards_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        rows = read_rows(path)
+        with db.session_scope() as session:
+            result = apply_rows(session, rows, path, len(rows))
+    except CsvImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Imported {result.rows} rows from {path}: {result.created} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.preferences_added} preferences added."
+    )
+    return 0
+
+
+def cmd_cards_show(args: argparse.Namespace) -> int:
+    with db.session_scope() as session:
+        clients = CardStore(session).find(args.name)
+        if not clients:
+            print(f"No card matches '{args.name}'.", file=sys.stderr)
+            return 1
+        for index, client in enumerate(clients):
+            if index:
+                print()
+            card = ClientCard.of(client)
+            print(f"[{card.id}]")
+            print(card.render())
+    return 0
+
+
+def cmd_advisors_add(args: argparse.Namespace) -> int:
+    with db.session_scope() as session:
+        advisor = upsert_advisor(session, args.id, args.name, args.store, args.role)
+        token = issue_token(session, advisor)
+    print(f"Advisor {args.id} {args.name} ({args.store}, {args.role}) registered. Access token:")
+    print(token)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="copilot", description="顾问助手 Advisor Copilot")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="prepare, then serve Rasa and the action server")
+    up.add_argument("--port", type=int, default=5005, help="Rasa HTTP port (default 5005)")
+    up.add_argument("--actions-port", type=int, default=5055, help="action server port (5055)")
+    up.add_argument("--host", default="0.0.0.0", help="interface Rasa listens on")
+    up.set_defaults(func=cmd_up)
+
+    sub.add_parser(
+        "prepare", help="migrate, load demo data if empty, train if needed"
+    ).set_defaults(func=cmd_prepare)
+    train = sub.add_parser("train", help="train the model if its inputs changed")
+    train.add_argument("--force", action="store_true", help="train even if up to date")
+    train.set_defaults(func=cmd_train)
+
+    database = sub.add_parser("db", help="database maintenance")
+    db_sub = database.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply schema migrations").set_defaults(func=cmd_db_upgrade)
+
+    cards = sub.add_parser("cards", help="client preference cards")
+    cards_sub = cards.add_subparsers(dest="cards_command", required=True)
+    imp = cards_sub.add_parser("import", help="import cards from a UTF-8 CSV file")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_cards_import)
+    show = cards_sub.add_parser("show", help="print the cards matching a name, 王先生 or id")
+    show.add_argument("name")
+    show.set_defaults(func=cmd_cards_show)
+
+    advisors = sub.add_parser("advisors", help="advisors and their access tokens")
+    adv_sub = advisors.add_subparsers(dest="advisors_command", required=True)
+    add = adv_sub.add_parser("add", help="register an advisor and print a new token")
+    add.add_argument("id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--store", required=True)
+    add.add_argument("--role", choices=ROLES, default="advisor")
+    add.set_defaults(func=cmd_advisors_add)
+
+    bench = sub.add_parser("bench", help="latency and NLU quality against the running bot")
+    bench.add_argument("--url", default="http://127.0.0.1:5005", help="the running Rasa server")
+    bench.add_argument("--advisors", default="1,16", help="concurrency levels (default 1,16)")
+    bench.add_argument("--rounds", type=int, default=3, help="scripted conversations per advisor")
+    bench.add_argument("--skip-nlu", action="store_true", help="skip the test-split evaluation")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    db.upgrade()
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

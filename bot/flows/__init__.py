@@ -1,0 +1,1 @@
+"""Guided conversations: flow definitions, the script library and the step engine."""

@@ -1,0 +1,1 @@
+"""Chinese language helpers: vocabulary, tokenizer, entity ruler and parsers."""

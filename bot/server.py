@@ -1,0 +1,115 @@
+"""Start and stop the two processes behind the copilot: the action server and Rasa.
+
+Used by ``copilot up`` and by the end-to-end tests, so the tests exercise the
+same start-up path an operator uses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.paths import project_root
+from bot.training import model_path
+
+START_TIMEOUT_S = 180.0
+
+
+class ServerError(RuntimeError):
+    """A server did not come up; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class Servers:
+    rasa_url: str
+    actions_url: str
+    log_dir: Path
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.rasa_url}/webhooks/copilot/webhook"
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"{name} exited with code {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise ServerError(f"{name} did not answer {url} within {START_TIMEOUT_S:.0f} s; see {log}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running(
+    db_url: str,
+    port: int = 5005,
+    actions_port: int = 5055,
+    host: str = "0.0.0.0",
+    log_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Servers]:
+    """Both servers, started in order and stopped on exit, whatever happens."""
+    root = project_root()
+    log_dir = log_dir or root / "var" / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        **(extra_env or {}),
+        "COPILOT_DB_URL": db_url,
+        "COPILOT_ACTIONS_PORT": str(actions_port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        actions_log = log_dir / "actions.log"
+        actions = subprocess.Popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            cwd=root, env=env, stdout=actions_log.open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        processes.append(actions)
+        rasa_log = log_dir / "rasa.log"
+        rasa = subprocess.Popen(
+            [
+                sys.executable, "-m", "rasa", "run",
+                "--model", str(model_path(root)),
+                "--port", str(port),
+                "--interface", host,
+                "--credentials", "credentials.yml",
+                "--endpoints", "endpoints.yml",
+            ],
+            cwd=root, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        processes.append(rasa)
+        local = "127.0.0.1"
+        servers = Servers(f"http://{local}:{port}", f"http://{local}:{actions_port}", log_dir)
+        _wait_for(f"{servers.actions_url}/health", actions, "the action server", actions_log)
+        _wait_for(f"{servers.rasa_url}/webhooks/copilot/", rasa, "the Rasa server", rasa_log)
+        yield servers
+    finally:
+        for process in reversed(processes):
+            _stop(process)

@@ -1,0 +1,47 @@
+"""One advisor message as the domain code sees it, built by the action adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.advisors import AdvisorIdentity
+
+# Slots the domain code reads and writes; declared in domain/slots.yml.
+ACTIVE_CLIENT = "active_client_id"
+MODE = "mode"
+FLOW_STEP = "flow_step"
+PENDING_PREFERENCE = "pending_preference"
+FLOW_STATE = "flow_state"
+
+
+@dataclass(frozen=True)
+class Turn:
+    text: str
+    intent: str
+    entities: tuple[dict[str, Any], ...]
+    advisor: AdvisorIdentity
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    def entity(self, name: str) -> str | None:
+        """The first value of an entity, if the NLU found one."""
+        for entity in self.entities:
+            if entity.get("entity") == name and entity.get("value"):
+                return str(entity["value"])
+        return None
+
+    def entity_text(self, name: str) -> str | None:
+        """The text span of an entity as written (values may be canonicalised)."""
+        for entity in self.entities:
+            if entity.get("entity") == name and entity.get("start") is not None:
+                return self.text[entity["start"] : entity["end"]]
+        return None
+
+    @property
+    def mode(self) -> str:
+        return str(self.slots.get(MODE) or "idle")
+
+    @property
+    def active_client_id(self) -> str | None:
+        value = self.slots.get(ACTIVE_CLIENT)
+        return str(value) if value else None

@@ -1,0 +1,66 @@
+"""Finding clients in the card store, on the demo data in a real SQLite file."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from bot.advisors import AdvisorIdentity, authenticate, issue_token, upsert_advisor
+from bot.cards import db
+from bot.cards.card import ClientCard, mask_phone
+from bot.cards.store import CardStore
+
+SHANGHAI = AdvisorIdentity("A001", "李娜", "上海恒隆店", "advisor")
+BEIJING = AdvisorIdentity("A002", "陈思远", "北京SKP店", "advisor")
+
+
+def test_mask_phone() -> None:
+    assert mask_phone("13800000001") == "138****0001"
+    assert mask_phone("+86 139-0000-0002") == "139****0002"
+    assert mask_phone("") == ""
+
+
+def test_find_by_full_name_honorific_and_external_id(demo_db: str) -> None:
+    with db.session_scope(demo_db) as session:
+        store = CardStore(session)
+        assert [c.name for c in store.find("王建国")] == ["王建国"]
+        assert sorted(c.name for c in store.find("王先生")) == ["王建国", "王志强"]
+        assert [c.name for c in store.find("张女士")] == ["张雅琴"]
+        zhang = store.find("张雅琴")[0]
+        if zhang.wecom_external_userid:
+            assert [c.id for c in store.find(zhang.wecom_external_userid)] == [zhang.id]
+        assert store.find("诸葛先生") == []
+
+
+def test_mentions_prefer_known_full_names(demo_db: str) -> None:
+    with db.session_scope(demo_db) as session:
+        store = CardStore(session)
+        assert [m.text for m in store.mentions("记一下,王建国不吃蒜")] == ["王建国"]
+        assert [m.text for m in store.mentions("张女士酸梅汤要冰的大杯")] == ["张女士"]
+        mention, clients = store.resolve("帮我查一下王先生")
+        assert mention == "王先生" and len(clients) == 2
+
+
+def test_preference_is_visible_from_every_store(demo_db: str) -> None:
+    with db.session_scope(demo_db) as session:
+        store = CardStore(session)
+        client = store.find("王建国")[0]
+        _, created = store.add_preference(client, "忌口", "不吃蒜", SHANGHAI)
+        _, again = store.add_preference(client, "忌口", "不吃蒜", SHANGHAI)
+    assert created and not again
+    with db.session_scope(demo_db) as session:
+        card = ClientCard.of(CardStore(session).find("王建国")[0])
+    garlic = [p for p in card.preferences if p.value == "不吃蒜"]
+    assert len(garlic) == 1
+    assert (garlic[0].recorded_by, garlic[0].store) == ("李娜", "上海恒隆店")
+    assert "138" not in card.render() or "****" in card.render()
+
+
+def test_tokens_are_hashed_and_rotate(session: Session) -> None:
+    advisor = upsert_advisor(session, "A100", "赵敏", "杭州大厦店", "trainer")
+    first = issue_token(session, advisor)
+    assert advisor.token_hash and first not in advisor.token_hash
+    assert authenticate(session, first) == AdvisorIdentity("A100", "赵敏", "杭州大厦店", "trainer")
+    second = issue_token(session, advisor)
+    assert authenticate(session, first) is None
+    assert authenticate(session, second) is not None
+    assert authenticate(session, "cpk_forged") is None
