@@ -32,7 +32,7 @@ validate: $(STAMP)
 	    --data data/nlu data/stories data/rules
 
 stories: prepare
-	$(BIN)/rasa test core --stories tests/stories --model models/copilot.tar.gz --endpoints endpoints.yml \
+	$(BIN)/rasa test core --stories tests/stories --model models/copilot.tar.gz \
 	    --fail-on-prediction-errors --no-plot --out results/stories
 
 pytest: prepare

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from bot.paths import project_root
 from bot.training import model_path
 
@@ -33,6 +35,7 @@ class Servers:
     rasa_url: str
     actions_url: str
     log_dir: Path
+    db_url: str
 
     @property
     def webhook(self) -> str:
@@ -52,6 +55,16 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, log: Path) 
             pass
         time.sleep(0.5)
     raise ServerError(f"{name} did not answer {url} within {START_TIMEOUT_S:.0f} s; see {log}")
+
+
+def write_endpoints(root: Path, actions_port: int, folder: Path) -> Path:
+    """endpoints.yml with the action server on ``actions_port`` (Rasa does not expand
+    environment variables in endpoint URLs)."""
+    config = yaml.safe_load((root / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    config["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
+    path = folder / "endpoints.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -81,7 +94,6 @@ def running(
         **os.environ,
         **(extra_env or {}),
         "COPILOT_DB_URL": db_url,
-        "COPILOT_ACTIONS_PORT": str(actions_port),
         "PYTHONUNBUFFERED": "1",
     }
     processes: list[subprocess.Popen[bytes]] = []
@@ -100,13 +112,15 @@ def running(
                 "--port", str(port),
                 "--interface", host,
                 "--credentials", "credentials.yml",
-                "--endpoints", "endpoints.yml",
+                "--endpoints", str(write_endpoints(root, actions_port, log_dir)),
             ],
             cwd=root, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         processes.append(rasa)
         local = "127.0.0.1"
-        servers = Servers(f"http://{local}:{port}", f"http://{local}:{actions_port}", log_dir)
+        servers = Servers(
+            f"http://{local}:{port}", f"http://{local}:{actions_port}", log_dir, db_url
+        )
         _wait_for(f"{servers.actions_url}/health", actions, "the action server", actions_log)
         _wait_for(f"{servers.rasa_url}/webhooks/copilot/", rasa, "the Rasa server", rasa_log)
         yield servers

@@ -34,7 +34,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> It
     with db.session_scope(url) as session:
         demo.load_if_empty(session)
     with running(url, free_port(), free_port(), "127.0.0.1", folder / "log") as started:
-        started.db_url = url  # type: ignore[attr-defined]
         yield started
 
 
@@ -43,8 +42,7 @@ def tokens(servers: Servers) -> dict[str, str]:
     from bot.advisors import issue_token, upsert_advisor
     from bot.cards import db
 
-    url = servers.db_url  # type: ignore[attr-defined]
-    with db.session_scope(url) as session:
+    with db.session_scope(servers.db_url) as session:
         return {
             "shanghai": issue_token(
                 session, upsert_advisor(session, "A001", "李娜", "上海恒隆店", "advisor")

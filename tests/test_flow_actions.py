@@ -162,3 +162,21 @@ def test_walk_in_reception_offers_a_card_at_the_end(demo_db: str) -> None:
     assert all("{" not in s["text"] for s in opened["suggestions"])
     ended = chat.say("客人走了", "end_session")
     assert "要建一张吗" in ended[0]["text"]
+
+
+def test_more_complaint_detail_is_filed_not_a_new_complaint(demo_db: str) -> None:
+    chat = Conversation()
+    chat.say("周女士投诉定制胸针延期了一个月", "report_complaint")
+    note_count = len(chat.payload(chat.say("查一下周晓雯", "lookup_client"))["client"]["notes"])
+    payload = chat.payload(
+        chat.say("她说当时顾问答应三周到货 后来一直没人通知她", "report_complaint")
+    )
+    assert payload["mode"] == "complaint" and payload["flow_step"] == "empathise"
+    assert len(payload["client"]["notes"]) == note_count
+
+
+def test_complaint_without_a_name_uses_the_client_being_served(demo_db: str) -> None:
+    chat = Conversation()
+    chat.say("开始接待张雅琴", "start_reception")
+    payload = chat.payload(chat.say("客人突然很生气 说上次面霜用了过敏 要投诉", "report_complaint"))
+    assert payload["mode"] == "complaint" and payload["client"]["name"] == "张雅琴"

@@ -57,6 +57,25 @@ def read_message(request: Request) -> str | HTTPResponse:
     return text.strip()
 
 
+class CopilotOutput(CollectingOutputChannel):
+    """Collects each bot message as one item: text, buttons and the payload together.
+
+    Rasa's collector splits a message with buttons and a custom payload into two
+    items; keeping them in one lets every channel render a reply as a unit.
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return "copilot"
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        item: dict[str, Any] = {"recipient_id": recipient_id, "text": message.get("text") or ""}
+        for key in ("buttons", "image", "attachment", "custom"):
+            if message.get(key):
+                item[key] = message[key]
+        self.messages.append(item)
+
+
 class CopilotInput(InputChannel):
     """``POST /webhooks/copilot/webhook`` with ``Authorization: Bearer TOKEN``."""
 
@@ -79,7 +98,7 @@ class CopilotInput(InputChannel):
             text = read_message(request)
             if isinstance(text, HTTPResponse):
                 return text
-            collector = CollectingOutputChannel()
+            collector = CopilotOutput()
             await on_new_message(
                 UserMessage(
                     text,

@@ -195,7 +195,8 @@ def _describe(flow: Flow, move: Move) -> Message:
     return Message("step_stay", {"step_title": step.title, "evidence": step.evidence})
 
 
-def relay_signal(store: CardStore, turn: Turn) -> Reply:
+def relay_signal(store: CardStore, turn: Turn, signal: str | None = None) -> Reply:
+    """File what the client said (``signal`` defaults to the turn's intent) and move on."""
     active = current(turn)
     if active is None:
         # A client signal with no session open starts a reception for the active card.
@@ -209,7 +210,7 @@ def relay_signal(store: CardStore, turn: Turn) -> Reply:
     if session.product is None:
         session.product = turn.entity_text("product")
     mention = next((m.text for m in store.mentions(turn.text)), None)
-    move = relay(flow, session, turn.intent, clean_fact(turn.text, mention))
+    move = relay(flow, session, signal or turn.intent, clean_fact(turn.text, mention))
     return flow_reply(store, turn, flow, session, [_describe(flow, move)], move)
 
 
@@ -245,9 +246,15 @@ def jump_step(store: CardStore, turn: Turn) -> Reply:
 
 
 def report_complaint(store: CardStore, turn: Turn) -> Reply:
+    active = current(turn)
+    if active and active[0].mode == "complaint" and not store.mentions(turn.text):
+        # More detail about the complaint already open, not a new one.
+        return relay_signal(store, turn, "client_problem")
     client = _resolve_client(store, turn, "report_complaint")
     if isinstance(client, Reply):
         return client
+    if client is None and turn.active_client_id:
+        client = store.get(turn.active_client_id)
     flow = load_flows()["complaint"]
     now = utcnow()
     session = open_session(flow, _scenario(store, turn, client), client.id if client else None, now)
