@@ -12,7 +12,7 @@ STAMP     := $(VENV)/.installed
 PYTHON310 := $(shell for p in python3.10 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1); do \
                  if $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint validate stories pytest prepare bench clean
+.PHONY: run test lint validate stories pytest prepare bench clean system-deps
 
 run: $(STAMP)
 	$(BIN)/copilot up
@@ -35,8 +35,14 @@ stories: prepare
 	$(BIN)/rasa test core --stories tests/stories --model models/copilot.tar.gz \
 	    --fail-on-prediction-errors --no-plot --out results/stories
 
-pytest: prepare
+pytest: prepare system-deps
 	$(BIN)/pytest -q
+
+# The database tests start a throwaway PostgreSQL server: install it when missing.
+system-deps:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	    echo "Installing PostgreSQL (apt-get) for the database tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
 
 bench: $(STAMP)
 	$(BIN)/copilot bench

@@ -18,10 +18,19 @@ from bot.advisors import UNKNOWN_ADVISOR, identity
 from bot.cards.db import session_scope
 from bot.cards.store import CardStore
 from bot.replies import Reply
-from bot.turn import ACTIVE_CLIENT, FLOW_STATE, FLOW_STEP, MODE, PENDING_PREFERENCE, Turn
+from bot.roleplay.turns import takes_over
+from bot.turn import (
+    ACTIVE_CLIENT,
+    FLOW_STATE,
+    FLOW_STEP,
+    MODE,
+    PENDING_PREFERENCE,
+    ROLEPLAY_STATE,
+    Turn,
+)
 
 Handler = Callable[[CardStore, Turn], Reply]
-TRACKED_SLOTS = (ACTIVE_CLIENT, MODE, FLOW_STEP, PENDING_PREFERENCE, FLOW_STATE)
+TRACKED_SLOTS = (ACTIVE_CLIENT, MODE, FLOW_STEP, PENDING_PREFERENCE, FLOW_STATE, ROLEPLAY_STATE)
 
 
 def turn_from_tracker(tracker: Tracker, advisor_lookup: Callable[[str], Any]) -> Turn:
@@ -62,5 +71,7 @@ class CopilotAction(Action):
     ) -> list[dict[str, Any]]:
         with session_scope() as session:
             turn = turn_from_tracker(tracker, lambda sender: identity(session, sender))
-            reply = self.handle(CardStore(session), turn)
+            # During a role-play most lines are spoken to the simulated client.
+            handler = takes_over(turn) or self.handle
+            reply = handler(CardStore(session), turn)
         return dispatch(reply, dispatcher, turn.text)

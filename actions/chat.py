@@ -12,12 +12,6 @@ RESPONSES = {
     "greet": "greet",
     "goodbye": "goodbye",
     "help": "help",
-    "start_roleplay": "roleplay_unavailable",
-    "ask_situation": "roleplay_unavailable",
-    "ask_problem": "roleplay_unavailable",
-    "ask_implication": "roleplay_unavailable",
-    "ask_need_payoff": "roleplay_unavailable",
-    "pitch_product": "roleplay_unavailable",
 }
 
 

@@ -17,6 +17,7 @@ from bot.cards import db
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, apply_rows, read_rows
 from bot.cards.store import CardStore
+from bot.paths import var_dir
 from bot.server import ServerError, running
 
 
@@ -117,6 +118,22 @@ def cmd_advisors_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roleplay_report(args: argparse.Namespace) -> int:
+    from bot.roleplay import report
+
+    with db.session_scope() as session:
+        rows = report.history(session, args.advisor)
+        print(report.render(args.advisor, rows))
+        if rows:
+            out = (
+                Path(args.out)
+                if args.out
+                else var_dir() / "reports" / f"roleplay-{args.advisor}.png"
+            )
+            print(f"Chart: {report.plot(args.advisor, rows, out)}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.bench import run_bench
 
@@ -161,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--store", required=True)
     add.add_argument("--role", choices=ROLES, default="advisor")
     add.set_defaults(func=cmd_advisors_add)
+
+    roleplay = sub.add_parser("roleplay", help="training role-play history")
+    rp_sub = roleplay.add_subparsers(dest="roleplay_command", required=True)
+    rp_report = rp_sub.add_parser("report", help="an advisor's role-play history and score chart")
+    rp_report.add_argument("advisor")
+    rp_report.add_argument("--out", help="PNG path (default var/reports/roleplay-ADVISOR.png)")
+    rp_report.set_defaults(func=cmd_roleplay_report)
 
     bench = sub.add_parser("bench", help="latency and NLU quality against the running bot")
     bench.add_argument("--url", default="http://127.0.0.1:5005", help="the running Rasa server")

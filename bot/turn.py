@@ -13,6 +13,7 @@ MODE = "mode"
 FLOW_STEP = "flow_step"
 PENDING_PREFERENCE = "pending_preference"
 FLOW_STATE = "flow_state"
+ROLEPLAY_STATE = "roleplay_state"
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,19 @@ def test_complaint_through_the_channel_has_deadlines(
     assert [d["step"] for d in payload["deadlines"]] == ["respond", "resolve"]
     assert {c["id"] for c in payload["checklist"]} == {"contacted"}
     say(servers, tokens["beijing"], "结束")
+
+
+def test_roleplay_through_the_channel_ends_with_a_scorecard(
+    servers: Servers, tokens: dict[str, str]
+) -> None:
+    token = tokens["beijing"]
+    started = say(servers, token, "开始陪练 练手表")
+    roleplay = started[-1]["custom"]["copilot"]["roleplay"]
+    assert started[-1]["custom"]["copilot"]["mode"] == "roleplay" and roleplay["persona"]
+    answer = say(servers, token, "您平时主要在什么场合戴表呢？")
+    assert answer[-1]["text"].startswith("【")
+    ended = say(servers, token, "结束陪练")
+    payload = ended[-1]["custom"]["copilot"]
+    assert payload["mode"] == "idle"
+    assert 0 <= payload["roleplay"]["scorecard"]["score"] <= 100
+    assert "陪练得分" in ended[-1]["text"]

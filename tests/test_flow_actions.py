@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import ActionLookupClient
+from actions.chat import ActionChat
 from actions.flows import (
     ActionEndSession,
     ActionJumpStep,
@@ -15,6 +16,7 @@ from actions.flows import (
     ActionReportComplaint,
     ActionStartReception,
 )
+from actions.roleplay import ActionRoleplayTurn, ActionStartRoleplay
 from tests.conftest import make_tracker
 
 ACTIONS = {
@@ -24,6 +26,14 @@ ACTIONS = {
     "report_complaint": ActionReportComplaint(),
     "end_session": ActionEndSession(),
     "lookup_client": ActionLookupClient(),
+    "start_roleplay": ActionStartRoleplay(),
+    "ask_situation": ActionRoleplayTurn(),
+    "ask_problem": ActionRoleplayTurn(),
+    "ask_implication": ActionRoleplayTurn(),
+    "ask_need_payoff": ActionRoleplayTurn(),
+    "pitch_product": ActionRoleplayTurn(),
+    "greet": ActionChat(),
+    "other": ActionChat(),
 }
 
 
@@ -93,7 +103,7 @@ def test_suggestions_are_not_repeated_within_a_session(demo_db: str) -> None:
     for _ in range(4):
         last = chat.say("还有别的说法吗", "next_step")
         seen += [s["text"] for s in chat.payload(last)["suggestions"]]
-    assert len(seen) == len(set(seen)) >= 7
+    assert len(seen) == len(set(seen)) >= 5
     assert "都给过了" in last[-1]["text"]
 
 

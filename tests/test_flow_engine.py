@@ -134,3 +134,15 @@ def test_flow_errors_name_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFileError, match="unknown signal 'client_wish'"):
         parse_flow(path)
+
+
+def test_only_upcoming_occasions_are_offered_to_scripts() -> None:
+    from datetime import date
+
+    from bot.flows.facts import is_upcoming
+
+    today = date(2026, 11, 23)
+    assert is_upcoming("结婚纪念日12月8日", today)
+    assert is_upcoming("生日1月5号", today)  # next year, within the window
+    assert not is_upcoming("结婚纪念日10月8日", today)
+    assert is_upcoming("女儿的毕业典礼", today)

@@ -18,6 +18,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.paths import var_dir
 
@@ -42,10 +43,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 @cache
 def get_engine(url: str | None = None) -> Engine:
     url = url or database_url()
-    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
-    if engine.dialect.name == "sqlite":
+    if url.startswith("sqlite") and ":memory:" not in url:
+        # SQLAlchemy 1.4 opens a new SQLite connection per session by default;
+        # a small pool saves the connect and the pragmas on every turn.
+        engine = create_engine(
+            url,
+            future=True,
+            poolclass=QueuePool,
+            pool_size=4,
+            connect_args={"check_same_thread": False},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
 
 
 def alembic_config(url: str) -> Config:

@@ -112,3 +112,19 @@ class VisitNote(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     client = relationship("Client", back_populates="notes")
+
+
+class Roleplay(Base):
+    """One training role-play: who practised, with which persona, and the scorecard."""
+
+    __tablename__ = "roleplays"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    advisor_id = Column(String(64), nullable=False, index=True)
+    persona_id = Column(String(64), nullable=False)
+    transcript = Column(JSON, nullable=False, default=list)
+    checks = Column(JSON, nullable=False, default=list)
+    score = Column(Integer, nullable=False)
+    outcome = Column(String(16), nullable=True)
+    started_at = Column(DateTime, nullable=False)
+    ended_at = Column(DateTime, nullable=False, default=utcnow)

@@ -8,8 +8,14 @@ card values are cut to the noun an advisor would say (普洱要泡得浓一点 �
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from bot.cards.card import ClientCard
+from bot.clock import to_local, utcnow
+
+# An important date is offered to scripts (…快到了) only this many days ahead.
+OCCASION_WINDOW_DAYS = 60
+_DATE = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
 
 _RELAY = re.compile(
     r"^(?:客户|客人|顾客|老板|这位|对方|她|他|TA|ta)?(?:刚才|刚刚|刚|又|也|还|就)?"
@@ -58,10 +64,28 @@ def dislikes(card: ClientCard) -> list[str]:
     return terms
 
 
-def card_values(card: ClientCard | None) -> dict[str, str]:
+def is_upcoming(value: str, today: date, within_days: int = OCCASION_WINDOW_DAYS) -> bool:
+    """结婚纪念日10月8日 is upcoming if 10月8日 falls within the next ``within_days``;
+    a value without a date is taken as current (scripts say 快到了 about it)."""
+    match = _DATE.search(value)
+    if not match:
+        return True
+    month, day = int(match.group(1)), int(match.group(2))
+    for year in (today.year, today.year + 1):
+        try:
+            when = date(year, month, day)
+        except ValueError:
+            return False
+        if 0 <= (when - today).days <= within_days:
+            return True
+    return False
+
+
+def card_values(card: ClientCard | None, today: date | None = None) -> dict[str, str]:
     """Placeholder values the card provides (first matching preference wins)."""
     if card is None:
         return {}
+    today = today or to_local(utcnow()).date()
     wanted = {
         "drink": "饮品",
         "seat": "座位",
@@ -71,7 +95,9 @@ def card_values(card: ClientCard | None) -> dict[str, str]:
     }
     values = {}
     for name, category in wanted.items():
-        found = card.preference_values(category)
-        if found and not _DISLIKE.search(found[0]):
+        found = [v for v in card.preference_values(category) if not _DISLIKE.search(v)]
+        if name == "occasion":
+            found = [v for v in found if is_upcoming(v, today)]
+        if found:
             values[name] = short_value(found[0])
     return {k: v for k, v in values.items() if v}
