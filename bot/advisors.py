@@ -43,7 +43,14 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def upsert_advisor(session: Session, advisor_id: str, name: str, store: str, role: str) -> Advisor:
+def upsert_advisor(
+    session: Session,
+    advisor_id: str,
+    name: str,
+    store: str,
+    role: str,
+    wecom_userid: str | None = None,
+) -> Advisor:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
     advisor = session.get(Advisor, advisor_id)
@@ -52,6 +59,8 @@ def upsert_advisor(session: Session, advisor_id: str, name: str, store: str, rol
         session.add(advisor)
     else:
         advisor.name, advisor.store, advisor.role = name, store, role
+    if wecom_userid:
+        advisor.wecom_userid = wecom_userid
     return advisor
 
 

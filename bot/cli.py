@@ -111,7 +111,9 @@ def cmd_cards_show(args: argparse.Namespace) -> int:
 
 def cmd_advisors_add(args: argparse.Namespace) -> int:
     with db.session_scope() as session:
-        advisor = upsert_advisor(session, args.id, args.name, args.store, args.role)
+        advisor = upsert_advisor(
+            session, args.id, args.name, args.store, args.role, args.wecom_userid
+        )
         token = issue_token(session, advisor)
     print(f"Advisor {args.id} {args.name} ({args.store}, {args.role}) registered. Access token:")
     print(token)
@@ -177,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--store", required=True)
     add.add_argument("--role", choices=ROLES, default="advisor")
+    add.add_argument("--wecom-userid", help="the advisor's WeCom user id (企业微信账号)")
     add.set_defaults(func=cmd_advisors_add)
 
     roleplay = sub.add_parser("roleplay", help="training role-play history")

@@ -24,6 +24,8 @@ from bot.paths import project_root
 from bot.training import model_path
 
 START_TIMEOUT_S = 180.0
+# Kept in step with bot.channels.wecom.channel.ENV_VARS (not imported: that pulls in Rasa).
+WECOM_ENV = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
 
 
 class ServerError(RuntimeError):
@@ -63,6 +65,16 @@ def write_endpoints(root: Path, actions_port: int, folder: Path) -> Path:
     config = yaml.safe_load((root / "endpoints.yml").read_text(encoding="utf-8")) or {}
     config["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
     path = folder / "endpoints.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def write_credentials(root: Path, env: dict[str, str], folder: Path) -> Path:
+    """credentials.yml, plus the WeCom channel when its WECOM_* settings are present."""
+    config = yaml.safe_load((root / "credentials.yml").read_text(encoding="utf-8")) or {}
+    if all(env.get(name) for name in WECOM_ENV):
+        config["bot.channels.wecom.channel.WeComInput"] = {}
+    path = folder / "credentials.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -111,7 +123,7 @@ def running(
                 "--model", str(model_path(root)),
                 "--port", str(port),
                 "--interface", host,
-                "--credentials", "credentials.yml",
+                "--credentials", str(write_credentials(root, env, log_dir)),
                 "--endpoints", str(write_endpoints(root, actions_port, log_dir)),
             ],
             cwd=root, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,

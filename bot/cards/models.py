@@ -40,6 +40,7 @@ class Advisor(Base):
     store = Column(String(64), nullable=False)
     role = Column(String(16), nullable=False, default="advisor")
     token_hash = Column(String(64), unique=True, nullable=True)
+    wecom_userid = Column(String(64), unique=True, nullable=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
@@ -128,3 +129,15 @@ class Roleplay(Base):
     outcome = Column(String(16), nullable=True)
     started_at = Column(DateTime, nullable=False)
     ended_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class WeComMessage(Base):
+    """A WeCom callback MsgId already taken in; WeCom retries unanswered callbacks,
+    and a restart must not make the bot answer one twice."""
+
+    __tablename__ = "wecom_messages"
+
+    msg_id = Column(String(64), primary_key=True)
+    user_id = Column(String(64), nullable=False)
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False, index=True)

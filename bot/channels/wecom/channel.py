@@ -1,0 +1,184 @@
+"""The `wecom` input channel: WeCom self-built app callbacks at /webhooks/wecom/webhook.
+
+WeCom retries a callback that is not answered within 5 s, so a message is
+answered at once (an empty 200, meaning no passive reply), taken in exactly once
+by its MsgId (kept in the database, so a restart does not answer twice), and
+processed in the background; the reply goes out through the send API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.cards.db import session_scope
+from bot.cards.models import Advisor, WeComMessage
+from bot.channels.copilot import CopilotOutput
+from bot.channels.wecom.api import WeComApiError, WeComClient
+from bot.channels.wecom.crypto import WeComCrypto, WeComCryptoError
+from bot.channels.wecom.render import render
+from bot.clock import utcnow
+
+logger = logging.getLogger(__name__)
+
+ENV_VARS = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
+DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
+DEDUPE_FOR = timedelta(days=2)
+NOT_REGISTERED = "你还没有开通顾问助手。请让店长用 copilot advisors add 为你登记企业微信账号。"
+
+
+def configured() -> bool:
+    return all(os.environ.get(name) for name in ENV_VARS)
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    msg_id: str
+    user_id: str
+    content: str
+
+
+def parse_envelope(body: bytes) -> str:
+    """The Encrypt field of a callback body; ValueError if malformed."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ValueError(f"malformed XML: {exc}") from exc
+    encrypted = root.findtext("Encrypt")
+    if not encrypted:
+        raise ValueError("no Encrypt element")
+    return encrypted
+
+
+def parse_message(plain: str) -> TextMessage | None:
+    """A text message from decrypted XML; None for events and other message types."""
+    root = ET.fromstring(plain)
+    if root.findtext("MsgType") != "text":
+        return None
+    msg_id, user = root.findtext("MsgId"), root.findtext("FromUserName")
+    if not msg_id or not user:
+        raise ValueError("text message without MsgId or FromUserName")
+    return TextMessage(msg_id, user, (root.findtext("Content") or "").strip())
+
+
+def first_delivery(message: TextMessage) -> bool:
+    """Record the MsgId; False if it was taken in before (a WeCom retry)."""
+    now = utcnow()
+    try:
+        with session_scope() as session:
+            session.execute(delete(WeComMessage).where(WeComMessage.expires_at < now))
+            session.add(WeComMessage(msg_id=message.msg_id, user_id=message.user_id,
+                                     received_at=now, expires_at=now + DEDUPE_FOR))  # fmt: skip
+        return True
+    except IntegrityError:
+        return False
+
+
+def advisor_id_for(user_id: str) -> str | None:
+    with session_scope() as session:
+        advisor = session.scalars(
+            select(Advisor).where(or_(Advisor.wecom_userid == user_id, Advisor.id == user_id))
+        ).first()
+        return advisor.id if advisor else None
+
+
+class WeComInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "wecom"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.crypto = WeComCrypto(env["WECOM_TOKEN"], env["WECOM_AES_KEY"], env["WECOM_CORP_ID"])
+        self.client = WeComClient(
+            env.get("WECOM_API_BASE") or DEFAULT_API_BASE,
+            env["WECOM_CORP_ID"],
+            env["WECOM_SECRET"],
+            env["WECOM_AGENT_ID"],
+        )
+        self._choices: dict[str, list[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("wecom_webhook", __name__)
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            args = request.args
+            try:
+                echo = self.crypto.open_callback(
+                    args.get("msg_signature", ""), args.get("timestamp", ""),
+                    args.get("nonce", ""), args.get("echostr", ""),
+                )  # fmt: skip
+            except WeComCryptoError as exc:
+                logger.warning("WeCom URL verification refused: %s", exc)
+                return response.text("forbidden", status=403)
+            return response.text(echo)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            args = request.args
+            try:
+                encrypted = parse_envelope(request.body)
+                plain = self.crypto.open_callback(
+                    args.get("msg_signature", ""), args.get("timestamp", ""),
+                    args.get("nonce", ""), encrypted,
+                )  # fmt: skip
+                message = parse_message(plain)
+            except WeComCryptoError as exc:
+                logger.warning("WeCom callback refused: %s", exc)
+                return response.text("forbidden", status=403)
+            except (ValueError, ET.ParseError) as exc:
+                logger.warning("WeCom callback malformed: %s", exc)
+                return response.text("bad request", status=400)
+            if message is not None and message.content and first_delivery(message):
+                task = asyncio.create_task(self._answer(message, on_new_message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return response.text("")
+
+        return webhook
+
+    async def _answer(
+        self, message: TextMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        try:
+            advisor_id = advisor_id_for(message.user_id)
+            if advisor_id is None:
+                await self.client.send_markdown(message.user_id, NOT_REGISTERED)
+                return
+            text = message.content
+            choices = self._choices.get(message.user_id) or []
+            if text.isdigit() and 1 <= int(text) <= len(choices):
+                text = choices[int(text) - 1]
+            collector = CopilotOutput()
+            await on_new_message(
+                UserMessage(text, collector, advisor_id, input_channel=self.name())
+            )
+            rendered = render(collector.messages)
+            self._choices[message.user_id] = rendered.choices
+            for chunk in rendered.chunks:
+                await self.client.send_markdown(message.user_id, chunk)
+        except WeComApiError as exc:
+            logger.error(
+                "WeCom reply to %s (MsgId %s) lost: %s", message.user_id, message.msg_id, exc
+            )
+        except Exception:
+            logger.exception("WeCom message %s failed", message.msg_id)

@@ -1,0 +1,98 @@
+"""A local fake of WeCom's server API (gettoken, message/send) on 127.0.0.1.
+
+It speaks the real request and response shapes, issues expiring tokens, and can
+be told to fail the next calls with WeCom error codes or to be down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FakeWeCom:
+    corp_id: str
+    secret: str
+    token_lifetime_s: int = 7200
+    port: int = 0
+    tokens_issued: int = 0
+    current_token: str = ""
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    forced_errors: list[int] = field(default_factory=list)
+    down_for: int = 0  # answer the next N send calls with HTTP 502
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def messages_to(self, user: str) -> list[str]:
+        return [m["markdown"]["content"] for m in self.sent if m["touser"] == user]
+
+    def expire_token(self) -> None:
+        self.current_token = "expired"
+
+    async def gettoken(self, request: web.Request) -> web.Response:
+        if (
+            request.query.get("corpid") != self.corp_id
+            or request.query.get("corpsecret") != self.secret
+        ):
+            return web.json_response({"errcode": 40013, "errmsg": "invalid corpid"})
+        self.tokens_issued += 1
+        self.current_token = f"token-{self.tokens_issued}"
+        return web.json_response(
+            {"errcode": 0, "errmsg": "ok", "access_token": self.current_token,
+             "expires_in": self.token_lifetime_s}
+        )  # fmt: skip
+
+    async def send(self, request: web.Request) -> web.Response:
+        if self.down_for > 0:
+            self.down_for -= 1
+            return web.Response(status=502, text="bad gateway")
+        token = request.query.get("access_token")
+        if token != self.current_token:
+            return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+        if self.forced_errors:
+            code = self.forced_errors.pop(0)
+            return web.json_response({"errcode": code, "errmsg": "forced by the test"})
+        body = await request.json()
+        self.sent.append(body)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
+
+
+@contextmanager
+def running_fake(corp_id: str, secret: str) -> Iterator[FakeWeCom]:
+    fake = FakeWeCom(corp_id, secret)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        fake.port = probe.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_get("/cgi-bin/gettoken", fake.gettoken)
+    app.router.add_post("/cgi-bin/message/send", fake.send)
+    runner = web.AppRunner(app)
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", fake.port).start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
