@@ -38,11 +38,17 @@ stories: prepare
 pytest: prepare system-deps
 	$(BIN)/pytest -q
 
-# The database tests start a throwaway PostgreSQL server: install it when missing.
+# Tests start a throwaway PostgreSQL server and drive Debian's Chromium (with CJK
+# fonts for readable screenshots): install what is missing.
 system-deps:
-	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	    echo "Installing PostgreSQL (apt-get) for the database tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+	@missing=""; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$$missing fonts-noto-color-emoji"; \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing with apt-get:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 bench: $(STAMP)
 	$(BIN)/copilot bench

@@ -52,6 +52,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         with running(db.database_url(), args.port, args.actions_port, args.host) as servers:
             print(f"\n顾问助手 is up: {servers.webhook}")
+            print(f"Web widget: {servers.rasa_url}/app/  (toolbar: {servers.rasa_url}/app/toolbar)")
             if issued:
                 advisor, token = issued
                 print(

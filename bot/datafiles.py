@@ -6,10 +6,10 @@ mistake must point at the file and line, not surface later as a KeyError.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -121,3 +121,21 @@ def yaml_files(folder: Path | str) -> Iterator[Path]:
     """The ``*.yml``/``*.yaml`` files of a folder in a stable order."""
     folder = Path(folder)
     yield from sorted(p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"})
+
+
+T = TypeVar("T")
+
+
+def load_folder(
+    folder: Path | str, parse: Callable[[Path], T], key: Callable[[T], str], what: str
+) -> dict[str, T]:
+    """Every data file of a folder, parsed and keyed by id; ids must be unique."""
+    items: dict[str, T] = {}
+    for path in yaml_files(folder):
+        item = parse(path)
+        if key(item) in items:
+            raise DataFileError(path, 1, f"{what} '{key(item)}' is defined twice")
+        items[key(item)] = item
+    if not items:
+        raise DataFileError(folder, None, f"no {what} defined")
+    return items

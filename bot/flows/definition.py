@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from bot.datafiles import DataFileError, Located, load_located, yaml_files
+from bot.datafiles import Located, load_folder, load_located
 from bot.paths import project_root
 
 FLOWS_DIR = Path("data/flows")
@@ -208,13 +208,7 @@ def _check_references(
 
 
 def load_flows_from(folder: Path) -> dict[str, Flow]:
-    flows: dict[str, Flow] = {}
-    for path in yaml_files(folder):
-        flow = parse_flow(path)
-        if flow.id in flows:
-            raise DataFileError(path, 1, f"flow '{flow.id}' is defined twice")
-        flows[flow.id] = flow
-    return flows
+    return load_folder(folder, parse_flow, lambda flow: flow.id, "flow")
 
 
 @cache

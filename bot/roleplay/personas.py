@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from bot.datafiles import DataFileError, Located, load_located, yaml_files
+from bot.datafiles import Located, load_folder, load_located
 from bot.flows.scripts import SCENARIOS
 from bot.paths import project_root
 
@@ -148,15 +148,7 @@ def parse_rules(path: Path) -> Rules:
 
 
 def load_personas_from(folder: Path) -> dict[str, Persona]:
-    personas: dict[str, Persona] = {}
-    for path in yaml_files(folder):
-        persona = parse_persona(path)
-        if persona.id in personas:
-            raise DataFileError(path, 1, f"persona id '{persona.id}' is used twice")
-        personas[persona.id] = persona
-    if not personas:
-        raise DataFileError(folder, None, "no personas defined")
-    return personas
+    return load_folder(folder, parse_persona, lambda persona: persona.id, "persona")
 
 
 @cache

@@ -52,6 +52,7 @@ class WeComClient:
         self._sleep = sleep
         self._token: str | None = None
         self._expires_at = 0.0
+        self._tickets: dict[str, tuple[str, float]] = {}
         self._lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
 
@@ -78,6 +79,31 @@ class WeComClient:
             lifetime = int(data.get("expires_in", 7200))
             self._expires_at = time.monotonic() + max(0, lifetime - TOKEN_MARGIN_S)
             return self._token
+
+    async def ticket(self, kind: str) -> str:
+        """A JS-SDK ticket: ``jsapi`` (corp) or ``agent_config`` (app), cached like the token."""
+        cached = self._tickets.get(kind)
+        if cached and time.monotonic() < cached[1]:
+            return cached[0]
+        token = await self.token()
+        if kind == "jsapi":
+            url, params = f"{self.base_url}/cgi-bin/get_jsapi_ticket", {"access_token": token}
+        else:
+            url = f"{self.base_url}/cgi-bin/ticket/get"
+            params = {"access_token": token, "type": kind}
+        try:
+            async with self._session().get(url, params=params) as answer:
+                data = await answer.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise WeComApiError(f"{kind} ticket: {exc}") from exc
+        if data.get("errcode", 0) != 0 or "ticket" not in data:
+            if data.get("errcode") in TOKEN_INVALID:
+                self.forget_token()
+            raise WeComApiError(f"{kind} ticket refused: {data.get('errmsg')}", data.get("errcode"))
+        lifetime = int(data.get("expires_in", 7200))
+        expires = time.monotonic() + max(0, lifetime - TOKEN_MARGIN_S)
+        self._tickets[kind] = (str(data["ticket"]), expires)
+        return str(data["ticket"])
 
     def forget_token(self) -> None:
         self._token = None

@@ -1,0 +1,117 @@
+// Shared by the widget and the toolbar page: the copilot channel and the
+// renderers of the custom.copilot payload. Text is always set with textContent.
+"use strict";
+const Copilot = (() => {
+  const KEY = "copilot.token";
+  const WEBHOOK = "/webhooks/copilot/webhook";
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const child of children.flat()) {
+      if (child == null) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const token = { get: () => localStorage.getItem(KEY), set: (t) => localStorage.setItem(KEY, t), clear: () => localStorage.removeItem(KEY) };
+
+  async function send(message) {
+    const answer = await fetch(WEBHOOK, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Authorization": `Bearer ${token.get()}` },
+      body: JSON.stringify({ message }),
+    });
+    if (answer.status === 401) { const error = new Error("令牌无效或已过期，请重新登录。"); error.unauthorized = true; throw error; }
+    if (!answer.ok) throw new Error(`服务暂时不可用（${answer.status}）`);
+    return answer.json();
+  }
+
+  function payloadOf(replies) {
+    const last = [...replies].reverse().find((r) => r.custom && r.custom.copilot);
+    return last ? last.custom.copilot : null;
+  }
+
+  async function copy(text, button) {
+    try { await navigator.clipboard.writeText(text); }
+    catch (_) {
+      const area = el("textarea", {}, text); document.body.append(area); area.select();
+      document.execCommand("copy"); area.remove();
+    }
+    if (button) { const old = button.textContent; button.textContent = "已复制"; setTimeout(() => (button.textContent = old), 1200); }
+  }
+
+  function renderCard(target, client) {
+    target.replaceChildren();
+    if (!client) { target.append(el("p", { class: "muted" }, "还没有选中客户。")); return; }
+    target.append(
+      el("h2", {}, `${client.name}`),
+      el("div", {}, client.tier ? el("span", { class: "tag" }, client.tier) : null,
+        client.home_store ? el("span", { class: "tag" }, client.home_store) : null,
+        client.phone ? el("span", { class: "tag", "data-phone": "" }, client.phone) : null),
+    );
+    const prefs = client.preferences || [];
+    target.append(el("h3", { class: "small" }, "偏好"));
+    target.append(prefs.length
+      ? el("ul", { class: "prefs" }, prefs.map((p) => el("li", {}, `${p.category}：${p.value}`, el("span", { class: "muted small" }, `（${p.recorded_by}@${p.store}）`))))
+      : el("p", { class: "muted" }, "还没有记录"));
+    const notes = client.notes || [];
+    if (notes.length) {
+      target.append(el("h3", { class: "small" }, "最近记录"));
+      target.append(el("ul", { class: "notes" }, notes.slice(0, 3).map((n) => el("li", { class: "small" }, `${n.created_at.slice(0, 10)} ${n.store}：${n.summary.split("\n")[0]}`))));
+    }
+  }
+
+  function stepTitles(payload) {
+    const titles = { price_objection: "价格异议" };
+    for (const s of (payload && payload.flow && payload.flow.steps) || []) titles[s.id] = s.title;
+    return titles;
+  }
+
+  function renderChips(target, suggestions, onUse, useLabel = "复制", titles = {}) {
+    target.replaceChildren();
+    for (const s of suggestions || []) {
+      const button = el("button", { type: "button" }, useLabel);
+      button.addEventListener("click", () => onUse(s.text, button));
+      target.append(el("div", { class: "chip", "data-step": s.step },
+        el("span", { class: "step" }, titles[s.step] || s.step), el("span", { class: "text" }, s.text), button));
+    }
+  }
+
+  function renderProgress(target, payload) {
+    const flow = payload && payload.flow;
+    target.hidden = !flow;
+    target.replaceChildren();
+    if (!flow) return;
+    const steps = flow.steps || [];
+    const current = steps.findIndex((s) => s.id === payload.flow_step);
+    steps.forEach((s, i) => target.append(el("span", { class: i === current ? "current" : i < current ? "done" : "", "data-step": s.id }, s.title)));
+  }
+
+  function renderDeadlines(target, payload) {
+    const rows = (payload && payload.deadlines) || [];
+    target.hidden = !rows.length;
+    target.replaceChildren(...rows.map((d) => el("div", {}, `${d.done ? "✅" : "⏰"} ${d.title}截止 ${d.due.slice(11, 16)}`)));
+  }
+
+  function renderRoleplay(target, roleplay) {
+    target.hidden = !roleplay;
+    target.replaceChildren();
+    if (!roleplay) return;
+    target.append(el("h2", { class: "small" }, `陪练 · ${roleplay.title}（${roleplay.name}）`));
+    target.append(el("div", { class: "small" }, `信任度 ${roleplay.trust}`), el("div", { class: "meter" }, el("i", { style: `width:${roleplay.trust}%` })));
+    const card = roleplay.scorecard;
+    if (card) {
+      target.append(el("p", { class: "score" }, `得分 ${card.score}/100`));
+      target.append(el("ul", { class: "checks" }, card.checks.map((c) => el("li", { class: c.passed ? "pass" : "fail" },
+        el("div", {}, `${c.title}：${c.reason}`), c.better ? el("div", { class: "better" }, `更好的说法：${c.better}`) : null))));
+    }
+  }
+
+  return { el, token, send, payloadOf, copy, stepTitles, renderCard, renderChips, renderProgress, renderDeadlines, renderRoleplay };
+})();
