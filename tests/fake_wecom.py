@@ -52,6 +52,14 @@ class FakeWeCom:
              "expires_in": self.token_lifetime_s}
         )  # fmt: skip
 
+    async def ticket(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") != self.current_token:
+            return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+        kind = request.query.get("type", "jsapi")
+        return web.json_response(
+            {"errcode": 0, "errmsg": "ok", "ticket": f"ticket-{kind}", "expires_in": 7200}
+        )
+
     async def send(self, request: web.Request) -> web.Response:
         if self.down_for > 0:
             self.down_for -= 1
@@ -77,6 +85,8 @@ def running_fake(corp_id: str, secret: str) -> Iterator[FakeWeCom]:
     app = web.Application()
     app.router.add_get("/cgi-bin/gettoken", fake.gettoken)
     app.router.add_post("/cgi-bin/message/send", fake.send)
+    app.router.add_get("/cgi-bin/get_jsapi_ticket", fake.ticket)
+    app.router.add_get("/cgi-bin/ticket/get", fake.ticket)
     runner = web.AppRunner(app)
     ready = threading.Event()
 

@@ -285,3 +285,29 @@ def test_unregistered_wecom_user_is_told_how_to_get_access(
     deliver(servers, "stranger", "查一下王建国", "7000000000000000006")
     replies = wait_for(fake, "stranger", 1)
     assert replies and "还没有开通" in replies[0] and "王建国" not in replies[0]
+
+
+def test_jssdk_config_is_signed_like_an_independent_implementation(
+    wecom_stack: tuple[Servers, FakeWeCom],
+) -> None:
+    import json
+
+    from wechatpy.client.api.jsapi import WeChatJSAPI
+
+    servers, _ = wecom_stack
+    page = "https://copilot.example.com/app/toolbar?from=chat#top"
+    query = urllib.parse.urlencode({"url": page})
+    with urllib.request.urlopen(
+        f"{servers.rasa_url}/app/jssdk-config?{query}", timeout=10
+    ) as answer:
+        config = json.loads(answer.read())
+    assert (config["corpId"], config["agentId"]) == (SAMPLE["corp"], "1000002")
+    signer = WeChatJSAPI(client=None)
+    bare = page.split("#")[0]
+    expected = signer.get_jsapi_signature(
+        config["nonceStr"], "ticket-jsapi", config["timestamp"], bare
+    )
+    agent = signer.get_jsapi_signature(
+        config["nonceStr"], "ticket-agent_config", config["timestamp"], bare
+    )
+    assert (config["signature"], config["agentSignature"]) == (expected, agent)
