@@ -45,13 +45,16 @@ def turn_from_tracker(tracker: Tracker, advisor_lookup: Callable[[str], Any]) ->
 
 
 def dispatch(reply: Reply, dispatcher: CollectingDispatcher, seed: str) -> list[EventType]:
-    payload = reply.payload()
-    for message in reply.messages:
-        dispatcher.utter_message(
-            text=message.text(seed),
-            buttons=[b.to_dict() for b in message.buttons],
-            json_message=payload,
-        )
+    """One bot message per turn: the texts joined, any buttons, and the payload.
+
+    One message reads as one unit on every channel (WeCom pushes each message
+    separately), and keeps the conversation history Rasa walks every turn short.
+    """
+    dispatcher.utter_message(
+        text="\n\n".join(message.text(seed) for message in reply.messages),
+        buttons=[b.to_dict() for message in reply.messages for b in message.buttons],
+        json_message=reply.payload(),
+    )
     return [SlotSet(name, value) for name, value in reply.slots.items()]
 
 

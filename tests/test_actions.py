@@ -70,8 +70,9 @@ def test_unknown_client_offers_a_new_card(demo_db: str) -> None:
         ActionCreateClient(), '/create_client{"client_name": "诸葛亮"}', "create_client",
         entities=[{"entity": "client_name", "value": "诸葛亮"}],
     )  # fmt: skip
-    assert "已为「诸葛亮」新建客户卡" in created[0]["text"]
-    assert created[1]["text"].startswith("📇 诸葛亮")
+    assert len(created) == 1
+    assert created[0]["text"].startswith("已为「诸葛亮」新建客户卡")
+    assert "\n\n📇 诸葛亮" in created[0]["text"]
     assert copilot(created[-1])["client"]["home_store"] == "上海恒隆店"
     assert slots(events)["active_client_id"].startswith("N")
 
