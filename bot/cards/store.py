@@ -110,12 +110,12 @@ class CardStore:
             clients = self.find(hint)
             if clients:
                 return hint, clients
-        for mention in self.mentions(text):
+        mentions = self.mentions(text)
+        for mention in mentions:
             clients = self.find(mention.text)
             if clients:
                 return mention.text, clients
-        first = hint or next((m.text for m in self.mentions(text)), None)
-        return first, []
+        return hint or (mentions[0].text if mentions else None), []
 
     def add_preference(
         self, client: Client, category: str, value: str, advisor: AdvisorIdentity

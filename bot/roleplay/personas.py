@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -116,15 +116,11 @@ def parse_persona(path: Path) -> Persona:
     if flow == "complaint":
         cues = root.get("step_cues")
         step_cues = {stage: _texts(cues.get(stage), f"step_cues.{stage}") for stage in stages}
-        return Persona(**{**persona.__dict__, "step_cues": step_cues})
-    return Persona(
-        **{
-            **persona.__dict__,
-            "implication_triggers": _texts(
-                root.get("implication_triggers"), "implication_triggers"
-            ),
-            "need_keywords": _texts(root.get("need_keywords"), "need_keywords"),
-        }
+        return replace(persona, step_cues=step_cues)
+    return replace(
+        persona,
+        implication_triggers=_texts(root.get("implication_triggers"), "implication_triggers"),
+        need_keywords=_texts(root.get("need_keywords"), "need_keywords"),
     )
 
 
