@@ -13,19 +13,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from bot.channels.wecom import settings as wecom
 from bot.paths import project_root
 from bot.training import model_path
 
 START_TIMEOUT_S = 180.0
-# Kept in step with bot.channels.wecom.channel.ENV_VARS (not imported: that pulls in Rasa).
-WECOM_ENV = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
 
 
 class ServerError(RuntimeError):
@@ -59,24 +58,28 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, log: Path) 
     raise ServerError(f"{name} did not answer {url} within {START_TIMEOUT_S:.0f} s; see {log}")
 
 
+def _write_config(root: Path, name: str, folder: Path, changes: Mapping[str, object]) -> Path:
+    """A copy of the project's ``name`` YAML file in ``folder`` with ``changes`` applied."""
+    config = yaml.safe_load((root / name).read_text(encoding="utf-8")) or {}
+    config.update(changes)
+    path = folder / name
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 def write_endpoints(root: Path, actions_port: int, folder: Path) -> Path:
     """endpoints.yml with the action server on ``actions_port`` (Rasa does not expand
     environment variables in endpoint URLs)."""
-    config = yaml.safe_load((root / "endpoints.yml").read_text(encoding="utf-8")) or {}
-    config["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
-    path = folder / "endpoints.yml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    url = f"http://127.0.0.1:{actions_port}/webhook"
+    return _write_config(root, "endpoints.yml", folder, {"action_endpoint": {"url": url}})
 
 
 def write_credentials(root: Path, env: dict[str, str], folder: Path) -> Path:
     """credentials.yml, plus the WeCom channel when its WECOM_* settings are present."""
-    config = yaml.safe_load((root / "credentials.yml").read_text(encoding="utf-8")) or {}
-    if all(env.get(name) for name in WECOM_ENV):
-        config["bot.channels.wecom.channel.WeComInput"] = {}
-    path = folder / "credentials.yml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    channel: dict[str, object] = {}
+    if wecom.configured(env):
+        channel["bot.channels.wecom.channel.WeComInput"] = {}
+    return _write_config(root, "credentials.yml", folder, channel)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

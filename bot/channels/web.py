@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.wecom.api import WeComApiError, WeComClient
+from bot.channels.wecom.settings import client_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +54,7 @@ class WebApp(InputChannel):
         return "/app"
 
     def __init__(self) -> None:
-        env = os.environ
-        self.wecom: WeComClient | None = None
-        if env.get("WECOM_CORP_ID") and env.get("WECOM_SECRET"):
-            self.wecom = WeComClient(
-                env.get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com",
-                env["WECOM_CORP_ID"],
-                env["WECOM_SECRET"],
-                env.get("WECOM_AGENT_ID", ""),
-            )
+        self.wecom: WeComClient | None = client_from_env()
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:

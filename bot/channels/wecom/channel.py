@@ -27,21 +27,16 @@ from sqlalchemy.exc import IntegrityError
 from bot.cards.db import session_scope
 from bot.cards.models import Advisor, WeComMessage
 from bot.channels.copilot import CopilotOutput
-from bot.channels.wecom.api import WeComApiError, WeComClient
+from bot.channels.wecom.api import WeComApiError
 from bot.channels.wecom.crypto import WeComCrypto, WeComCryptoError
 from bot.channels.wecom.render import render
+from bot.channels.wecom.settings import ENV_VARS, client_from_env, configured
 from bot.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
-ENV_VARS = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
-DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 DEDUPE_FOR = timedelta(days=2)
 NOT_REGISTERED = "你还没有开通顾问助手。请让店长用 copilot advisors add 为你登记企业微信账号。"
-
-
-def configured() -> bool:
-    return all(os.environ.get(name) for name in ENV_VARS)
 
 
 @dataclass(frozen=True)
@@ -107,12 +102,10 @@ class WeComInput(InputChannel):
     def __init__(self) -> None:
         env = os.environ
         self.crypto = WeComCrypto(env["WECOM_TOKEN"], env["WECOM_AES_KEY"], env["WECOM_CORP_ID"])
-        self.client = WeComClient(
-            env.get("WECOM_API_BASE") or DEFAULT_API_BASE,
-            env["WECOM_CORP_ID"],
-            env["WECOM_SECRET"],
-            env["WECOM_AGENT_ID"],
-        )
+        client = client_from_env(env)
+        if client is None or not configured(env):
+            raise ValueError(f"the wecom channel needs {', '.join(ENV_VARS)}")
+        self.client = client
         self._choices: dict[str, list[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
