@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.advisors import UNKNOWN_ADVISOR, identity
+from bot.advisors import UNKNOWN_ADVISOR, AdvisorIdentity, identity
 from bot.cards.db import session_scope
 from bot.cards.store import CardStore
 from bot.replies import Reply
@@ -34,12 +34,14 @@ TRACKED_SLOTS = (ACTIVE_CLIENT, MODE, FLOW_STEP, PENDING_PREFERENCE, FLOW_STATE,
 
 
 def turn_from_tracker(tracker: Tracker, advisor_lookup: Callable[[str], Any]) -> Turn:
+    """The turn; the advisor is the one the channel attached, else looked up by sender."""
     message = tracker.latest_message or {}
+    advisor = AdvisorIdentity.from_metadata(message.get("metadata"), tracker.sender_id)
     return Turn(
         text=str(message.get("text") or ""),
         intent=str((message.get("intent") or {}).get("name") or ""),
         entities=tuple(message.get("entities") or ()),
-        advisor=advisor_lookup(tracker.sender_id) or UNKNOWN_ADVISOR,
+        advisor=advisor or advisor_lookup(tracker.sender_id) or UNKNOWN_ADVISOR,
         slots={name: tracker.get_slot(name) for name in TRACKED_SLOTS},
     )
 

@@ -48,9 +48,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"Starting the action server on :{args.actions_port} and Rasa on :{args.port} ...")
+    print(
+        f"Starting the action server on :{args.actions_port}, the NLU service on "
+        f":{args.nlu_port} and Rasa on :{args.port} ..."
+    )
     try:
-        with running(db.database_url(), args.port, args.actions_port, args.host) as servers:
+        with running(
+            db.database_url(), args.port, args.actions_port, args.host, nlu_port=args.nlu_port
+        ) as servers:
             print(f"\n顾问助手 is up: {servers.webhook}")
             print(f"Web widget: {servers.rasa_url}/app/  (toolbar: {servers.rasa_url}/app/toolbar)")
             if issued:
@@ -65,8 +70,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f'       -d \'{{"message": "帮我查一下王先生"}}\' {servers.webhook}'
                 )
             print(f"Logs: {servers.log_dir}. Press Ctrl-C to stop.", flush=True)
-            stop.wait()
-            print("\nStopping both servers ...")
+            while not stop.wait(1.0):
+                if exited := servers.exited():
+                    raise ServerError(exited)
+            print("\nStopping the servers ...")
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -150,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="prepare, then serve Rasa and the action server")
     up.add_argument("--port", type=int, default=5005, help="Rasa HTTP port (default 5005)")
     up.add_argument("--actions-port", type=int, default=5055, help="action server port (5055)")
+    up.add_argument(
+        "--nlu-port", type=int, default=5056, help="NLU service port, on 127.0.0.1 (5056)"
+    )
     up.add_argument("--host", default="0.0.0.0", help="interface Rasa listens on")
     up.set_defaults(func=cmd_up)
 

@@ -1,4 +1,9 @@
-"""Start and stop the two processes behind the copilot: the action server and Rasa.
+"""Start and stop the three processes behind the copilot.
+
+The action server runs the domain code; the NLU service (``bot.nlu.server``)
+interprets messages; the Rasa server holds the conversations, decides each
+turn's action and hands interpretation to the NLU service through its ``nlu:``
+endpoint, so interpretation and dialogue run on different cores.
 
 Used by ``copilot up`` and by the end-to-end tests, so the tests exercise the
 same start-up path an operator uses.
@@ -7,6 +12,7 @@ same start-up path an operator uses.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -21,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from bot.channels.wecom import settings as wecom
+from bot.nlu.server import TOKEN_ENV as NLU_TOKEN_ENV
 from bot.paths import project_root
 from bot.training import model_path
 
@@ -35,12 +42,21 @@ class ServerError(RuntimeError):
 class Servers:
     rasa_url: str
     actions_url: str
+    nlu_url: str
     log_dir: Path
     db_url: str
+    processes: dict[str, subprocess.Popen[bytes]]
 
     @property
     def webhook(self) -> str:
         return f"{self.rasa_url}/webhooks/copilot/webhook"
+
+    def exited(self) -> str | None:
+        """Which server has stopped on its own, with its exit code, if any has."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                return f"{name} exited with code {process.returncode}; see {self.log_dir}"
+        return None
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, log: Path) -> None:
@@ -67,11 +83,16 @@ def _write_config(root: Path, name: str, folder: Path, changes: Mapping[str, obj
     return path
 
 
-def write_endpoints(root: Path, actions_port: int, folder: Path) -> Path:
-    """endpoints.yml with the action server on ``actions_port`` (Rasa does not expand
-    environment variables in endpoint URLs)."""
-    url = f"http://127.0.0.1:{actions_port}/webhook"
-    return _write_config(root, "endpoints.yml", folder, {"action_endpoint": {"url": url}})
+def write_endpoints(
+    root: Path, actions_port: int, nlu_port: int, nlu_token: str, folder: Path
+) -> Path:
+    """endpoints.yml with this run's action server and NLU service (Rasa does not
+    expand environment variables in endpoint URLs)."""
+    changes = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{actions_port}/webhook"},
+        "nlu": {"url": f"http://127.0.0.1:{nlu_port}", "token": nlu_token},
+    }
+    return _write_config(root, "endpoints.yml", folder, changes)
 
 
 def write_credentials(root: Path, env: dict[str, str], folder: Path) -> Path:
@@ -100,8 +121,9 @@ def running(
     host: str = "0.0.0.0",
     log_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    nlu_port: int = 5056,
 ) -> Iterator[Servers]:
-    """Both servers, started in order and stopped on exit, whatever happens."""
+    """The three servers, started together and stopped on exit, whatever happens."""
     root = project_root()
     log_dir = log_dir or root / "var" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -110,35 +132,44 @@ def running(
         **(extra_env or {}),
         "COPILOT_DB_URL": db_url,
         "PYTHONUNBUFFERED": "1",
+        # A fresh secret per run: only this run's Rasa server may use the NLU service.
+        NLU_TOKEN_ENV: secrets.token_urlsafe(24),
     }
-    processes: list[subprocess.Popen[bytes]] = []
+    model = str(model_path(root))
+    endpoints = write_endpoints(root, actions_port, nlu_port, env[NLU_TOKEN_ENV], log_dir)
+    local = "127.0.0.1"
+    servers = Servers(
+        rasa_url=f"http://{local}:{port}",
+        actions_url=f"http://{local}:{actions_port}",
+        nlu_url=f"http://{local}:{nlu_port}",
+        log_dir=log_dir,
+        db_url=db_url,
+        processes={},
+    )
+    # name, log file, command line after the interpreter, URL that answers once ready
+    plan = [
+        ("the action server", "actions.log",
+         ["-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+         f"{servers.actions_url}/health"),
+        ("the NLU service", "nlu.log",
+         ["-m", "bot.nlu.server", "--model", model, "--port", str(nlu_port)],
+         f"{servers.nlu_url}/health"),
+        ("the Rasa server", "rasa.log",
+         ["-m", "rasa", "run", "--model", model, "--port", str(port), "--interface", host,
+          "--credentials", str(write_credentials(root, env, log_dir)),
+          "--endpoints", str(endpoints)],
+         f"{servers.rasa_url}/webhooks/copilot/"),
+    ]  # fmt: skip
+    processes = servers.processes
     try:
-        actions_log = log_dir / "actions.log"
-        actions = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-            cwd=root, env=env, stdout=actions_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(actions)
-        rasa_log = log_dir / "rasa.log"
-        rasa = subprocess.Popen(
-            [
-                sys.executable, "-m", "rasa", "run",
-                "--model", str(model_path(root)),
-                "--port", str(port),
-                "--interface", host,
-                "--credentials", str(write_credentials(root, env, log_dir)),
-                "--endpoints", str(write_endpoints(root, actions_port, log_dir)),
-            ],
-            cwd=root, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(rasa)
-        local = "127.0.0.1"
-        servers = Servers(
-            f"http://{local}:{port}", f"http://{local}:{actions_port}", log_dir, db_url
-        )
-        _wait_for(f"{servers.actions_url}/health", actions, "the action server", actions_log)
-        _wait_for(f"{servers.rasa_url}/webhooks/copilot/", rasa, "the Rasa server", rasa_log)
+        for name, log, args, _ in plan:
+            processes[name] = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=root, env=env, stdout=(log_dir / log).open("wb"), stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        for name, log, _, url in plan:
+            _wait_for(url, processes[name], name, log_dir / log)
         yield servers
     finally:
-        for process in reversed(processes):
+        for process in reversed(processes.values()):
             _stop(process)

@@ -23,7 +23,12 @@ TRAINING_INPUTS = (
     "data/rules",
     "data/dict",
     "data/entities",
-    "bot/nlu",
+    # The code of the custom graph components saved inside the model (not the NLU
+    # service or the evaluation, which do not change what training produces).
+    "bot/nlu/components.py",
+    "bot/nlu/entity_ruler.py",
+    "bot/nlu/dictionary.py",
+    "bot/nlu/vocabulary.py",
 )
 
 

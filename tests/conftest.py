@@ -61,6 +61,7 @@ def make_tracker(
     entities: list[dict[str, Any]] | None = None,
     sender: str = "A001",
     slots: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
     """A tracker whose latest message is ``text`` classified as ``intent``."""
     return Tracker(
@@ -70,6 +71,7 @@ def make_tracker(
             "text": text,
             "intent": {"name": intent, "confidence": 1.0},
             "entities": entities or [],
+            "metadata": metadata or {},
         },
         events=[],
         paused=False,

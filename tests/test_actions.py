@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import ActionCreateClient, ActionLookupClient, ActionRecordPreference
 from actions.chat import ActionChat
+from bot.advisors import AdvisorIdentity
 from tests.conftest import make_tracker
 
 PHONE = re.compile(r"1\d{10}")
@@ -86,6 +87,21 @@ def test_record_preference_then_lookup_from_another_store(demo_db: str) -> None:
     garlic = [p for p in prefs if p["value"] == "不吃蒜"]
     assert garlic and garlic[0]["store"] == "上海恒隆店" and garlic[0]["recorded_by"] == "李娜"
     assert "不吃蒜（李娜@上海恒隆店）" in shown[-1]["text"]
+
+
+def test_record_is_attributed_to_the_advisor_the_channel_attached(demo_db: str) -> None:
+    # The channel authenticated the advisor and attached who they are; the action
+    # server takes that rather than looking the sender up again.
+    guest = AdvisorIdentity("A900", "林晓", "成都太古里店", "advisor")
+    messages, _ = run(
+        ActionRecordPreference(),
+        "记一下,王建国喜欢喝美式",
+        "record_preference",
+        sender="A900",
+        metadata=guest.to_metadata(),
+    )
+    shown = copilot(messages[-1])["client"]["preferences"]
+    assert {"store": "成都太古里店", "recorded_by": "林晓"}.items() <= shown[-1].items()
 
 
 def test_record_with_honorific_and_drink(demo_db: str) -> None:

@@ -53,7 +53,9 @@ def stack(
             session, upsert_advisor(session, "A001", "李娜", "上海恒隆店", "advisor")
         )
         external = session.get(Client, "C0001").wecom_external_userid
-    with running(url, free_port(), free_port(), "127.0.0.1", folder / "log") as servers:
+    with running(
+        url, free_port(), free_port(), "127.0.0.1", folder / "log", nlu_port=free_port()
+    ) as servers:
         yield servers, token, external
 
 

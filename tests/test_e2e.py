@@ -33,7 +33,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> It
     db.upgrade(url)
     with db.session_scope(url) as session:
         demo.load_if_empty(session)
-    with running(url, free_port(), free_port(), "127.0.0.1", folder / "log") as started:
+    with running(
+        url, free_port(), free_port(), "127.0.0.1", folder / "log", nlu_port=free_port()
+    ) as started:
         yield started
 
 

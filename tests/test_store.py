@@ -64,3 +64,12 @@ def test_tokens_are_hashed_and_rotate(session: Session) -> None:
     assert authenticate(session, first) is None
     assert authenticate(session, second) is not None
     assert authenticate(session, "cpk_forged") is None
+
+
+def test_identity_travels_in_message_metadata() -> None:
+    metadata = SHANGHAI.to_metadata()
+    assert AdvisorIdentity.from_metadata(metadata, "A001") == SHANGHAI
+    # Only for the sender it was attached for, and only when complete.
+    assert AdvisorIdentity.from_metadata(metadata, "A002") is None
+    assert AdvisorIdentity.from_metadata({"advisor": {"id": "A001"}}, "A001") is None
+    assert AdvisorIdentity.from_metadata(None, "A001") is None

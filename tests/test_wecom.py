@@ -183,7 +183,9 @@ def wecom_stack(
             "WECOM_TOKEN": SAMPLE["token"], "WECOM_AES_KEY": SAMPLE["key"],
             "WECOM_API_BASE": fake.base_url,
         }  # fmt: skip
-        with running(url, free_port(), free_port(), "127.0.0.1", folder / "log", env) as servers:
+        with running(
+            url, free_port(), free_port(), "127.0.0.1", folder / "log", env, free_port()
+        ) as servers:
             yield servers, fake
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from bot.cards.card import ClientCard
+from bot.cards.card import ClientCard, phone_tail
 from bot.cards.models import Client
 from bot.cards.store import CardStore
 from bot.nlu.preferences import parse_preference
@@ -35,10 +35,11 @@ def intent_payload(intent: str, **entities: str) -> str:
 
 
 def choice_title(client: Client) -> str:
-    card = ClientCard.of(client)
+    # Built from the client row alone: a full card would load every candidate's
+    # preferences and notes just to tell them apart.
     parts = [client.name, client.home_store or "未知门店", client.tier or "未分级"]
-    if card.phone_tail:
-        parts.append(f"尾号{card.phone_tail}")
+    if tail := phone_tail(client.phone):
+        parts.append(f"尾号{tail}")
     return " · ".join(parts)
 
 

@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.advisors import AdvisorIdentity, authenticate
-from bot.cards.db import session_scope
+from bot.cards.db import get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ def advisor_for(request: Request) -> AdvisorIdentity | None:
     token = bearer_token(request)
     if not token:
         return None
-    with session_scope() as session:
-        return authenticate(session, token)
+    with get_engine().connect() as connection:
+        return authenticate(connection, token)
 
 
 def error(status: int, message: str) -> HTTPResponse:
@@ -105,7 +105,7 @@ class CopilotInput(InputChannel):
                     collector,
                     advisor.id,
                     input_channel=self.name(),
-                    metadata={"advisor": {"id": advisor.id, "store": advisor.store}},
+                    metadata=advisor.to_metadata(),
                 )
             )
             return response.json(collector.messages)

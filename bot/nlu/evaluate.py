@@ -59,7 +59,9 @@ def score(pairs: Iterable[tuple[str, str, str]]) -> Evaluation:
 
 async def _predict(model: Path, examples: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog()  # else structlog prints a debug line for every example
     agent = Agent.load(str(model))
     rows = []
     for text, gold in examples:

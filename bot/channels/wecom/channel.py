@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.advisors import AdvisorIdentity
 from bot.cards.db import session_scope
 from bot.cards.models import Advisor, WeComMessage
 from bot.channels.copilot import CopilotOutput
@@ -82,12 +83,12 @@ def first_delivery(message: TextMessage) -> bool:
         return False
 
 
-def advisor_id_for(user_id: str) -> str | None:
+def advisor_for_user(user_id: str) -> AdvisorIdentity | None:
     with session_scope() as session:
         advisor = session.scalars(
             select(Advisor).where(or_(Advisor.wecom_userid == user_id, Advisor.id == user_id))
         ).first()
-        return advisor.id if advisor else None
+        return AdvisorIdentity.of(advisor) if advisor else None
 
 
 class WeComInput(InputChannel):
@@ -153,8 +154,8 @@ class WeComInput(InputChannel):
         self, message: TextMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> None:
         try:
-            advisor_id = advisor_id_for(message.user_id)
-            if advisor_id is None:
+            advisor = advisor_for_user(message.user_id)
+            if advisor is None:
                 await self.client.send_markdown(message.user_id, NOT_REGISTERED)
                 return
             text = message.content
@@ -163,7 +164,13 @@ class WeComInput(InputChannel):
                 text = choices[int(text) - 1]
             collector = CopilotOutput()
             await on_new_message(
-                UserMessage(text, collector, advisor_id, input_channel=self.name())
+                UserMessage(
+                    text,
+                    collector,
+                    advisor.id,
+                    input_channel=self.name(),
+                    metadata=advisor.to_metadata(),
+                )
             )
             rendered = render(collector.messages)
             self._choices[message.user_id] = rendered.choices
