@@ -5,9 +5,10 @@ and rebuilds it event by event on each retrieve, so an advisor's turn gets
 slower the longer they have used the copilot that day. Advisors keep one
 conversation open all day, so this store keeps the tracker object itself, with
 its event history capped (slot values are state of the tracker, not replayed
-from events, so nothing is lost when old events fall off). Rules look at the
-last turn or two, and every prediction walks the whole history, so a short one
-(30 events, three or four turns) keeps turns fast.
+from events, so nothing is lost when old events fall off). Every rule looks at
+the current turn only, while every prediction walks the whole history and every
+action call sends it, so a short one (20 events, two turns of at most ten
+events each) keeps turns fast.
 
 It also compiles the JSON schema Rasa checks every action-server answer against
 once, instead of re-validating the schema itself on every action call.
@@ -24,7 +25,7 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-DEFAULT_MAX_EVENTS = 30
+DEFAULT_MAX_EVENTS = 20
 
 
 def install_compiled_action_validation() -> None:

@@ -1,4 +1,4 @@
-"""End to end: both servers started as `copilot up` starts them, talked to over HTTP."""
+"""End to end: the servers started as `copilot up` starts them, talked to over HTTP."""
 
 from __future__ import annotations
 
