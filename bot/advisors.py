@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -107,3 +109,41 @@ def authenticate(connection: Connection | Session, token: str) -> AdvisorIdentit
 def identity(session: Session, advisor_id: str) -> AdvisorIdentity | None:
     advisor = session.get(Advisor, advisor_id)
     return AdvisorIdentity.of(advisor) if advisor else None
+
+
+class RecentTokens:
+    """Tokens that proved valid in the last few seconds, so most messages skip the database.
+
+    The copilot channel checks the token of every message, and most messages come
+    from an advisor who sent one moments ago. Only successful checks are kept, for
+    ``ttl`` seconds: a token replaced by ``copilot advisors add`` stops working
+    within that time, and an unknown token is always looked up.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(
+        self,
+        lookup: Callable[[str], AdvisorIdentity | None],
+        ttl: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._ttl = ttl
+        self._clock = clock
+        self._valid: dict[str, tuple[float, AdvisorIdentity]] = {}
+
+    def check(self, token: str) -> AdvisorIdentity | None:
+        key = hash_token(token)
+        now = self._clock()
+        known = self._valid.get(key)
+        if known and now - known[0] < self._ttl:
+            return known[1]
+        identity = self._lookup(token)
+        if identity is None:
+            self._valid.pop(key, None)
+            return None
+        if len(self._valid) >= self.MAX_ENTRIES:
+            self._valid = {k: v for k, v in self._valid.items() if now - v[0] < self._ttl}
+        self._valid[key] = (now, identity)
+        return identity

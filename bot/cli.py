@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="copilot", description="顾问助手 Advisor Copilot")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="prepare, then serve Rasa, the NLU service and the action server")
+    up = sub.add_parser("up", help="prepare, then serve Rasa, the NLU service and the actions")
     up.add_argument("--port", type=int, default=5005, help="Rasa HTTP port (default 5005)")
     up.add_argument("--actions-port", type=int, default=5055, help="action server port (5055)")
     up.add_argument(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from bot.advisors import AdvisorIdentity, authenticate, issue_token, upsert_advisor
+from bot.advisors import (
+    AdvisorIdentity,
+    RecentTokens,
+    authenticate,
+    issue_token,
+    upsert_advisor,
+)
 from bot.cards import db
 from bot.cards.card import ClientCard, mask_phone
 from bot.cards.store import CardStore
@@ -73,3 +79,26 @@ def test_identity_travels_in_message_metadata() -> None:
     assert AdvisorIdentity.from_metadata(metadata, "A002") is None
     assert AdvisorIdentity.from_metadata({"advisor": {"id": "A001"}}, "A001") is None
     assert AdvisorIdentity.from_metadata(None, "A001") is None
+
+
+def test_recent_tokens_remember_only_successes_and_only_briefly(session: Session) -> None:
+    advisor = upsert_advisor(session, "A101", "钱琳", "南京德基店", "advisor")
+    token = issue_token(session, advisor)
+    lookups: list[str] = []
+    now = [0.0]
+
+    def lookup(candidate: str) -> AdvisorIdentity | None:
+        lookups.append(candidate)
+        return authenticate(session, candidate)
+
+    recent = RecentTokens(lookup, ttl=10.0, clock=lambda: now[0])
+    assert recent.check(token) == AdvisorIdentity("A101", "钱琳", "南京德基店", "advisor")
+    assert recent.check(token) is not None and len(lookups) == 1  # remembered
+    assert recent.check("cpk_forged") is None and recent.check("cpk_forged") is None
+    assert lookups.count("cpk_forged") == 2  # failures are never remembered
+
+    issue_token(session, advisor)  # the advisor gets a new token
+    now[0] = 9.0
+    assert recent.check(token) is not None  # still inside the 10 s window
+    now[0] = 10.5
+    assert recent.check(token) is None  # looked up again: refused

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.advisors import AdvisorIdentity, authenticate
+from bot.advisors import AdvisorIdentity, RecentTokens, authenticate
 from bot.cards.db import get_engine
+from bot.graph_runner import run_sequentially
+from bot.heap import freeze_loaded_objects
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +33,7 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def advisor_for(request: Request) -> AdvisorIdentity | None:
-    token = bearer_token(request)
-    if not token:
-        return None
+def token_owner(token: str) -> AdvisorIdentity | None:
     with get_engine().connect() as connection:
         return authenticate(connection, token)
 
@@ -85,6 +84,15 @@ class CopilotInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("copilot_webhook", __name__)
+        tokens = RecentTokens(token_owner)
+
+        @webhook.listener("after_server_start")
+        async def tune_loaded_model(app: Sanic, _: Any) -> None:
+            # Rasa has loaded the model by now (before the server started).
+            agent = getattr(app.ctx, "agent", None)
+            if agent is not None and agent.is_ready():
+                run_sequentially(agent)  # see bot.graph_runner
+            freeze_loaded_objects()  # see bot.heap
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -92,7 +100,8 @@ class CopilotInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            advisor = advisor_for(request)
+            token = bearer_token(request)
+            advisor = tokens.check(token) if token else None
             if advisor is None:
                 return error(401, "missing or invalid access token")
             text = read_message(request)

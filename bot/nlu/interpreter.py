@@ -6,6 +6,8 @@ tests and evaluation keep Rasa's own path, and a test checks both agree):
 
 - ``processor.parse_message`` builds an empty conversation tracker for every
   message; NLU components never read it, so one is built once.
+- The graph runs with :class:`bot.graph_runner.SequentialGraphRunner` instead of
+  Rasa's dask-based runner.
 - Rasa wraps DIET's prediction in a ``tf.function`` with a fixed input signature.
   Every call then works out again which traced graph fits the inputs, which
   costs more than the prediction itself. The signature cannot change, so the one
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import tensorflow as tf
 from rasa.core.channels import UserMessage
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.graph_runner import run_sequentially
 
 if TYPE_CHECKING:
     from rasa.core.agent import Agent
@@ -46,14 +50,11 @@ class Interpreter:
     """Parses text with the NLU part of a loaded Rasa agent."""
 
     def __init__(self, agent: Agent) -> None:
-        processor = agent.processor
-        if processor is None:
-            raise ValueError("the agent has no model loaded")
-        self._processor = processor
+        runner = run_sequentially(agent)
+        self._processor = agent.processor
         self._tracker = DialogueStateTracker.from_events("nlu-service", [])
         self.parse(WARM_UP_TEXT)  # traces the TensorFlow graphs
-        nodes = processor.graph_runner._instantiated_nodes.values()
-        models = [getattr(node._component, "model", None) for node in nodes]
+        models = [getattr(component, "model", None) for component in runner.components()]
         self.pinned = sum(_pin_prediction_graph(model) for model in models if model is not None)
 
     def parse(self, text: str) -> dict[str, Any]:

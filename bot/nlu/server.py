@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.heap import freeze_loaded_objects
 from bot.training import model_path
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     from bot.nlu.interpreter import load_interpreter
 
     interpreter = load_interpreter(args.model)
+    freeze_loaded_objects()
     logger.info("NLU model loaded from %s", args.model)
     # Health answers only once the model is loaded: the server starts listening after.
     # No access log: one line per parse says nothing the Rasa server's log does not.
