@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="latency and NLU quality against the running bot")
     bench.add_argument("--url", default="http://127.0.0.1:5005", help="the running Rasa server")
     bench.add_argument("--advisors", default="1,16", help="concurrency levels (default 1,16)")
-    bench.add_argument("--rounds", type=int, default=3, help="scripted conversations per advisor")
+    bench.add_argument(
+        "--rounds", type=int, default=10, help="scripted conversations per advisor (10)"
+    )
     bench.add_argument("--skip-nlu", action="store_true", help="skip the test-split evaluation")
     bench.set_defaults(func=cmd_bench)
     return parser
