@@ -55,7 +55,7 @@ class Servers:
         """Which server has stopped on its own, with its exit code, if any has."""
         for name, process in self.processes.items():
             if process.poll() is not None:
-                return f"{name} exited with code {process.returncode}; see {self.log_dir}"
+                return f"{name} stopped (exit code {process.returncode}); see {self.log_dir}"
         return None
 
 
