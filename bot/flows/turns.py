@@ -247,7 +247,8 @@ def jump_step(store: CardStore, turn: Turn) -> Reply:
 
 def report_complaint(store: CardStore, turn: Turn) -> Reply:
     active = current(turn)
-    if active and active[0].mode == "complaint" and not store.mentions(turn.text):
+    mentions = store.mentions(turn.text)
+    if active and active[0].mode == "complaint" and not mentions:
         # More detail about the complaint already open, not a new one.
         return relay_signal(store, turn, "client_problem")
     client = _resolve_client(store, turn, "report_complaint")
@@ -259,8 +260,7 @@ def report_complaint(store: CardStore, turn: Turn) -> Reply:
     now = utcnow()
     session = open_session(flow, _scenario(store, turn, client), client.id if client else None, now)
     session.product = turn.entity_text("product")
-    mention = next((m.text for m in store.mentions(turn.text)), None)
-    issue = clean_fact(turn.text, mention)
+    issue = clean_fact(turn.text, mentions[0].text if mentions else None)
     for word in ("我要投诉", "要投诉", "投诉说", "投诉", "客户", "客人"):
         issue = issue.replace(word, "")
     session.issue = issue.strip(" ,，:：了") or "服务问题"
