@@ -7,6 +7,9 @@ from typing import Any
 
 from bot.advisors import AdvisorIdentity
 
+# The longest message a channel accepts, and so the longest text the NLU service parses.
+MAX_MESSAGE_CHARS = 2000
+
 # Slots the domain code reads and writes; declared in domain/slots.yml.
 ACTIVE_CLIENT = "active_client_id"
 MODE = "mode"

@@ -22,10 +22,9 @@ from bot.advisors import AdvisorIdentity, RecentTokens, authenticate
 from bot.cards.db import get_engine
 from bot.graph_runner import run_sequentially
 from bot.heap import freeze_loaded_objects
+from bot.turn import MAX_MESSAGE_CHARS
 
 logger = logging.getLogger(__name__)
-
-MAX_MESSAGE_CHARS = 2000
 
 
 def bearer_token(request: Request) -> str:
@@ -76,6 +75,26 @@ class CopilotOutput(CollectingOutputChannel):
         self.messages.append(item)
 
 
+async def ask(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    advisor: AdvisorIdentity,
+    text: str,
+    channel: str,
+) -> list[dict[str, Any]]:
+    """One advisor message through Rasa; the bot's reply items.
+
+    Every channel sends messages this way, so each carries the identity the
+    channel established (the action server reads it from the metadata).
+    """
+    collector = CopilotOutput()
+    await on_new_message(
+        UserMessage(
+            text, collector, advisor.id, input_channel=channel, metadata=advisor.to_metadata()
+        )
+    )
+    return collector.messages
+
+
 class CopilotInput(InputChannel):
     """``POST /webhooks/copilot/webhook`` with ``Authorization: Bearer TOKEN``."""
 
@@ -115,16 +134,6 @@ class CopilotInput(InputChannel):
             text = read_message(request)
             if isinstance(text, HTTPResponse):
                 return text
-            collector = CopilotOutput()
-            await on_new_message(
-                UserMessage(
-                    text,
-                    collector,
-                    advisor.id,
-                    input_channel=self.name(),
-                    metadata=advisor.to_metadata(),
-                )
-            )
-            return response.json(collector.messages)
+            return response.json(await ask(on_new_message, advisor, text, self.name()))
 
         return webhook

@@ -24,12 +24,12 @@ from aiohttp import web
 
 from bot.heap import freeze_loaded_objects
 from bot.training import model_path
+from bot.turn import MAX_MESSAGE_CHARS
 
 if TYPE_CHECKING:
     from bot.nlu.interpreter import Interpreter
 
 TOKEN_ENV = "COPILOT_NLU_TOKEN"
-MAX_TEXT_CHARS = 2000
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def parse(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not _authorised(body, request.app[TOKEN]):
         return web.json_response({"error": "missing or wrong token"}, status=401)
     text = body.get("text")
-    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARS:
         return web.json_response({"error": "field 'text' must be text"}, status=400)
     return web.json_response(request.app[INTERPRETER].parse(text))
 

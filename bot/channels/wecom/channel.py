@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.advisors import AdvisorIdentity
 from bot.cards.db import session_scope
 from bot.cards.models import Advisor, WeComMessage
-from bot.channels.copilot import CopilotOutput
+from bot.channels.copilot import ask
 from bot.channels.wecom.api import WeComApiError
 from bot.channels.wecom.crypto import WeComCrypto, WeComCryptoError
 from bot.channels.wecom.render import render
@@ -162,17 +162,7 @@ class WeComInput(InputChannel):
             choices = self._choices.get(message.user_id) or []
             if text.isdigit() and 1 <= int(text) <= len(choices):
                 text = choices[int(text) - 1]
-            collector = CopilotOutput()
-            await on_new_message(
-                UserMessage(
-                    text,
-                    collector,
-                    advisor.id,
-                    input_channel=self.name(),
-                    metadata=advisor.to_metadata(),
-                )
-            )
-            rendered = render(collector.messages)
+            rendered = render(await ask(on_new_message, advisor, text, self.name()))
             self._choices[message.user_id] = rendered.choices
             for chunk in rendered.chunks:
                 await self.client.send_markdown(message.user_id, chunk)
