@@ -87,3 +87,15 @@ def trained_model() -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing: run `copilot prepare` (make test does) first")
     return path
+
+
+@pytest.fixture(scope="session")
+def rasa_agent(trained_model: Path) -> Any:
+    """The trained model loaded as Rasa loads it (dask runner, Rasa's own parse).
+
+    Shared by the model tests and used as the reference the fast paths are checked
+    against, so no test may change it.
+    """
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(trained_model))

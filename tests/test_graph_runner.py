@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,15 +14,8 @@ from bot.graph_runner import SequentialGraphRunner
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def agent(trained_model: Path) -> Any:
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(trained_model))
-
-
-def tracker_after(agent: Any, intent: str, mode: str | None) -> DialogueStateTracker:
-    domain = agent.processor.domain
+def tracker_after(rasa_agent: Any, intent: str, mode: str | None) -> DialogueStateTracker:
+    domain = rasa_agent.processor.domain
     tracker = DialogueStateTracker("A001", domain.slots)
     tracker.update(ActionExecuted("action_listen"))
     if mode:
@@ -32,15 +24,15 @@ def tracker_after(agent: Any, intent: str, mode: str | None) -> DialogueStateTra
     return tracker
 
 
-def test_core_predictions_match_dask(agent: Any) -> None:
-    processor = agent.processor
+def test_core_predictions_match_dask(rasa_agent: Any) -> None:
+    processor = rasa_agent.processor
     dask = processor.graph_runner
     sequential = SequentialGraphRunner.replacing(dask)
     target = [processor.model_metadata.core_target]
     compared = 0
     for intent in processor.domain.intents:
         for mode in (None, "reception", "roleplay"):
-            inputs = {PLACEHOLDER_TRACKER: tracker_after(agent, intent, mode)}
+            inputs = {PLACEHOLDER_TRACKER: tracker_after(rasa_agent, intent, mode)}
             expected = dask.run(inputs=inputs, targets=target)[target[0]]
             got = sequential.run(inputs=inputs, targets=target)[target[0]]
             assert got.probabilities == pytest.approx(expected.probabilities), (intent, mode)

@@ -14,15 +14,8 @@ pytestmark = pytest.mark.model
 MIN_MACRO_F1 = 0.90
 
 
-@pytest.fixture(scope="module")
-def agent(trained_model: Path) -> Any:
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(trained_model))
-
-
-def parse(agent: Any, text: str) -> dict[str, Any]:
-    return asyncio.run(agent.parse_message(text))
+def parse(rasa_agent: Any, text: str) -> dict[str, Any]:
+    return asyncio.run(rasa_agent.parse_message(text))
 
 
 def test_macro_f1_on_held_out_split(trained_model: Path) -> None:
@@ -46,11 +39,11 @@ def test_macro_f1_on_held_out_split(trained_model: Path) -> None:
         ("他想看 LV 的包", "product", "LV"),
     ],
 )
-def test_entities(agent: Any, text: str, entity: str, value: str) -> None:
-    found = [(e["entity"], e["value"]) for e in parse(agent, text)["entities"]]
+def test_entities(rasa_agent: Any, text: str, entity: str, value: str) -> None:
+    found = [(e["entity"], e["value"]) for e in parse(rasa_agent, text)["entities"]]
     assert (entity, value) in found, found
 
 
-def test_common_words_are_not_names(agent: Any) -> None:
-    found = parse(agent, "周末方便的话金色那款给她看看")["entities"]
+def test_common_words_are_not_names(rasa_agent: Any) -> None:
+    found = parse(rasa_agent, "周末方便的话金色那款给她看看")["entities"]
     assert not [e for e in found if e["entity"] == "client_name"], found

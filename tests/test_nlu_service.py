@@ -18,13 +18,6 @@ TOKEN = "test-secret"
 
 
 @pytest.fixture(scope="module")
-def rasa_agent(trained_model: Path) -> Any:
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(trained_model))
-
-
-@pytest.fixture(scope="module")
 def interpreter(trained_model: Path) -> Interpreter:
     from rasa.core.agent import Agent
 
