@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+# Every module that defines tables, so the metadata (and autogenerate) knows them all.
+from bot.cards import audit  # noqa: F401
 from bot.cards.models import Base
 
 config = context.config
