@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.advisors import UNKNOWN_ADVISOR, AdvisorIdentity, identity
+from bot.cards import audit
 from bot.cards.db import session_scope
 from bot.cards.store import CardStore
 from bot.replies import Reply
@@ -79,4 +80,7 @@ class CopilotAction(Action):
             # During a role-play most lines are spoken to the simulated client.
             handler = takes_over(turn) or self.handle
             reply = handler(CardStore(session), turn)
+            if reply.client is not None:
+                # A card shown to an advisor is a read of the client's data (bot.cards.audit).
+                audit.record(session, turn.advisor, reply.client.id, "read", self.name())
         return dispatch(reply, dispatcher, turn.text)

@@ -128,6 +128,25 @@ def cmd_advisors_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Who saw or changed a client's data, newest first: what PIPL lets a client ask."""
+    from bot.cards.audit import accesses
+    from bot.clock import to_local
+
+    with db.session_scope() as session:
+        rows = accesses(session, args.client_id, args.limit)
+    if not rows:
+        print(f"No recorded access to client {args.client_id}.")
+        return 0
+    print(f"Accesses to client {args.client_id}, newest first (local time, UTC+8):")
+    for row in rows:
+        print(
+            f"{to_local(row.at):%Y-%m-%d %H:%M:%S}  {row.advisor_id} {row.advisor_name}  "
+            f"{row.advisor_store}  {row.action}  {row.detail}".rstrip()
+        )
+    return 0
+
+
 def cmd_roleplay_report(args: argparse.Namespace) -> int:
     from bot.roleplay import report
 
@@ -193,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--wecom-userid", help="the advisor's WeCom user id (企业微信账号)")
     add.set_defaults(func=cmd_advisors_add)
 
+    audit = sub.add_parser("audit", help="who saw or changed a client's card, newest first")
+    audit.add_argument("client_id")
+    audit.add_argument("--limit", type=int, default=50, help="most recent accesses (50)")
+    audit.set_defaults(func=cmd_audit)
+
     roleplay = sub.add_parser("roleplay", help="training role-play history")
     rp_sub = roleplay.add_subparsers(dest="roleplay_command", required=True)
     rp_report = rp_sub.add_parser("report", help="an advisor's role-play history and score chart")
@@ -207,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--rounds", type=int, default=10, help="scripted conversations per advisor (10)"
     )
     bench.add_argument("--skip-nlu", action="store_true", help="skip the test-split evaluation")
+    bench.add_argument(
+        "--nlu-only", action="store_true", help="only the test-split evaluation (no servers needed)"
+    )
+    bench.add_argument(
+        "--errors", type=int, default=0, help="list up to N errors of each kind per split"
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 
