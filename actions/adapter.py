@@ -22,16 +22,20 @@ from bot.replies import Reply
 from bot.roleplay.turns import takes_over
 from bot.turn import (
     ACTIVE_CLIENT,
+    AWAITING,
     FLOW_STATE,
     FLOW_STEP,
     MODE,
-    PENDING_PREFERENCE,
+    PENDING,
     ROLEPLAY_STATE,
     Turn,
 )
 
 Handler = Callable[[CardStore, Turn], Reply]
-TRACKED_SLOTS = (ACTIVE_CLIENT, MODE, FLOW_STEP, PENDING_PREFERENCE, FLOW_STATE, ROLEPLAY_STATE)
+TRACKED_SLOTS = (ACTIVE_CLIENT, MODE, FLOW_STEP, AWAITING, PENDING, FLOW_STATE, ROLEPLAY_STATE)
+# A question the copilot asked lasts one turn: whatever comes next answers it or
+# moves on, so these are cleared unless the reply asks again.
+QUESTION_SLOTS = (AWAITING, PENDING)
 
 
 def turn_from_tracker(tracker: Tracker, advisor_lookup: Callable[[str], Any]) -> Turn:
@@ -45,6 +49,13 @@ def turn_from_tracker(tracker: Tracker, advisor_lookup: Callable[[str], Any]) ->
         advisor=advisor or advisor_lookup(tracker.sender_id) or UNKNOWN_ADVISOR,
         slots={name: tracker.get_slot(name) for name in TRACKED_SLOTS},
     )
+
+
+def settle_question(turn: Turn, reply: Reply) -> None:
+    """Clear a question that this reply neither answered again nor re-asked."""
+    for name in QUESTION_SLOTS:
+        if turn.slots.get(name) is not None and name not in reply.slots:
+            reply.slots[name] = None
 
 
 def dispatch(reply: Reply, dispatcher: CollectingDispatcher, seed: str) -> list[EventType]:
@@ -83,4 +94,5 @@ class CopilotAction(Action):
             if reply.client is not None:
                 # A card shown to an advisor is a read of the client's data (bot.cards.audit).
                 audit.record(session, turn.advisor, reply.client.id, "read", self.name())
+        settle_question(turn, reply)
         return dispatch(reply, dispatcher, turn.text)

@@ -14,7 +14,10 @@ MAX_MESSAGE_CHARS = 2000
 ACTIVE_CLIENT = "active_client_id"
 MODE = "mode"
 FLOW_STEP = "flow_step"
-PENDING_PREFERENCE = "pending_preference"
+# What the copilot asked (client / replace): a categorical slot the dialogue rules
+# see, so the answer is routed to action_choose_option; PENDING holds the operation.
+AWAITING = "awaiting"
+PENDING = "pending"
 FLOW_STATE = "flow_state"
 ROLEPLAY_STATE = "roleplay_state"
 

@@ -8,7 +8,13 @@ from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.cards import ActionCreateClient, ActionLookupClient, ActionRecordPreference
+from actions.cards import (
+    ActionChooseOption,
+    ActionCorrectRecord,
+    ActionCreateClient,
+    ActionLookupClient,
+    ActionRecordPreference,
+)
 from actions.chat import ActionChat
 from bot.advisors import AdvisorIdentity
 from tests.conftest import make_tracker
@@ -40,12 +46,19 @@ def test_honorific_with_two_matches_asks_which_one(demo_db: str) -> None:
     buttons = messages[0]["buttons"]
     assert len(buttons) == 2
     assert {b["payload"] for b in buttons} == {
-        '/lookup_client{"client_id": "C0001"}',
-        '/lookup_client{"client_id": "C0002"}',
+        '/choose_option{"client_id": "C0001"}',
+        '/choose_option{"client_id": "C0002"}',
     }
     assert all(re.search(r"尾号\d{4}", b["title"]) for b in buttons)
     assert copilot(messages[0])["client"] is None
-    assert slots(events) == {}
+    assert copilot(messages[0])["question"]["kind"] == "client"
+    assert slots(events)["awaiting"] == "client"
+    assert slots(events)["pending"]["candidates"] == ["C0001", "C0002"]
+    # answered in words: 第二个 / 尾号8795 / 北京那位 all mean 王志强
+    for answer in ("第二个", "尾号8795", "北京那位", "王志强"):
+        chosen, after = run(ActionChooseOption(), answer, "choose_option", slots=slots(events))
+        assert copilot(chosen[-1])["client"]["name"] == "王志强", answer
+        assert slots(after)["awaiting"] is None
 
 
 def test_choosing_a_button_shows_the_card_and_sets_it_active(demo_db: str) -> None:
@@ -80,7 +93,8 @@ def test_unknown_client_offers_a_new_card(demo_db: str) -> None:
 
 def test_record_preference_then_lookup_from_another_store(demo_db: str) -> None:
     messages, events = run(ActionRecordPreference(), "记一下,王建国不吃蒜", "record_preference")
-    assert "已记到王先生（王建国）的卡上：忌口·不吃蒜" in messages[0]["text"]
+    assert "已记到王先生（王建国 · 上海恒隆店）的卡上：忌口：不吃蒜" in messages[0]["text"]
+    assert copilot(messages[0])["writes"][0]["change"] == "added"
     assert slots(events)["active_client_id"] == "C0001"
     shown, _ = run(ActionLookupClient(), "查一下王建国", "lookup_client", sender="A002")
     prefs = copilot(shown[-1])["client"]["preferences"]
@@ -106,24 +120,24 @@ def test_record_is_attributed_to_the_advisor_the_channel_attached(demo_db: str) 
 
 def test_record_with_honorific_and_drink(demo_db: str) -> None:
     messages, _ = run(ActionRecordPreference(), "张女士酸梅汤要冰的大杯", "record_preference")
-    assert "张女士（张雅琴）" in messages[0]["text"]
-    assert "饮品·酸梅汤要冰的大杯" in messages[0]["text"]
+    assert "张女士（张雅琴 · 杭州大厦店）" in messages[0]["text"]
+    assert "饮品：酸梅汤要冰的大杯" in messages[0]["text"]
 
 
 def test_ambiguous_record_keeps_the_note_until_chosen(demo_db: str) -> None:
     messages, events = run(ActionRecordPreference(), "记一下 王先生喜欢靠窗", "record_preference")
     assert "是哪一位" in messages[0]["text"]
-    pending = slots(events)["pending_preference"]
-    assert pending == {"category": "座位", "value": "喜欢靠窗"}
+    pending = slots(events)["pending"]
+    assert pending["fact"]["category"] == "座位" and pending["fact"]["value"] == "喜欢靠窗"
     payload = messages[0]["buttons"][1]["payload"]
     client_id = json.loads(payload[payload.index("{") :])["client_id"]
     saved, events = run(
-        ActionRecordPreference(), payload, "record_preference",
+        ActionChooseOption(), payload, "choose_option",
         entities=[{"entity": "client_id", "value": client_id}],
-        slots={"pending_preference": pending},
+        slots={"pending": pending, "awaiting": "client"},
     )  # fmt: skip
-    assert "座位·喜欢靠窗" in saved[0]["text"]
-    assert slots(events) == {"active_client_id": client_id, "pending_preference": None}
+    assert "座位：喜欢靠窗" in saved[0]["text"]
+    assert slots(events) == {"active_client_id": client_id, "pending": None, "awaiting": None}
 
 
 def test_record_without_name_uses_active_client(demo_db: str) -> None:
@@ -131,13 +145,57 @@ def test_record_without_name_uses_active_client(demo_db: str) -> None:
         ActionRecordPreference(), "记一下 她喜欢玫瑰金", "record_preference",
         slots={"active_client_id": "C0003"},
     )  # fmt: skip
-    assert "张雅琴" in messages[0]["text"] and "颜色·喜欢玫瑰金" in messages[0]["text"]
+    assert "张雅琴" in messages[0]["text"] and "颜色：喜欢玫瑰金" in messages[0]["text"]
+
+
+def test_a_pronoun_that_contradicts_the_card_asks(demo_db: str) -> None:
+    messages, events = run(
+        ActionRecordPreference(), "记一下 她喜欢白茶", "record_preference",
+        slots={"active_client_id": "C0001"},  # 王建国, 男
+    )  # fmt: skip
+    assert copilot(messages[0])["question"]["kind"] == "client"
+    assert "writes" not in copilot(messages[0])
+    assert slots(events)["pending"]["fact"]["value"] == "喜欢白茶"
+
+
+def test_a_named_stranger_is_never_replaced_by_the_active_client(demo_db: str) -> None:
+    for text in ("记一下Amy孙喜欢喝气泡水", "记一下张伟喜欢喝拿铁"):
+        messages, events = run(
+            ActionRecordPreference(), text, "record_preference",
+            slots={"active_client_id": "C0012"},
+        )  # fmt: skip
+        assert copilot(messages[0])["not_found"] in ("Amy孙", "张伟")
+        assert copilot(messages[0])["client"] is None and "writes" not in copilot(messages[0])
+        assert "active_client_id" not in slots(events)
+    shown, _ = run(
+        ActionLookupClient(),
+        "帮我查一下Linda",
+        "lookup_client",
+        slots={"active_client_id": "C0012"},
+    )
+    assert copilot(shown[0])["client"] is None and copilot(shown[0])["not_found"] == "Linda"
 
 
 def test_record_without_any_client_asks_for_one(demo_db: str) -> None:
+    run(ActionRecordPreference(), "记一下,王建国不吃蒜", "record_preference")
     messages, events = run(ActionRecordPreference(), "记一下 不吃香菜", "record_preference")
     assert "记在哪位客户" in messages[0]["text"]
-    assert slots(events)["pending_preference"] == {"category": "忌口", "value": "不吃香菜"}
+    assert slots(events)["pending"]["fact"]["value"] == "不吃香菜"
+    # the advisor's recent clients are offered
+    assert [b["title"].split(" · ")[0] for b in messages[0]["buttons"]] == ["王建国"]
+    saved, _ = run(ActionChooseOption(), "第一个", "choose_option", slots=slots(events))
+    assert copilot(saved[0])["writes"][0]["client_name"] == "王建国"
+
+
+def test_undo_and_correction_leave_one_current_value(demo_db: str) -> None:
+    run(ActionRecordPreference(), "记一下王志强喜欢喝单枞", "record_preference")
+    fixed, _ = run(ActionCorrectRecord(), "不是单枞是大红袍", "correct_record")
+    changes = [(w["value"], w["change"]) for w in copilot(fixed[0])["writes"]]
+    assert changes == [("喜欢喝单枞", "retracted"), ("大红袍", "added")]
+    undone, _ = run(ActionCorrectRecord(), "撤回", "correct_record")
+    assert "撤回" in undone[0]["text"] and "大红袍" in undone[0]["text"]
+    values = [p["value"] for p in copilot(undone[0])["client"]["preferences"]]
+    assert "大红袍" not in values and "喜欢喝单枞" not in values
 
 
 def test_every_reply_carries_the_payload_contract(demo_db: str) -> None:

@@ -14,6 +14,8 @@ from bot.advisors import (
 from bot.cards import db
 from bot.cards.card import ClientCard, mask_phone
 from bot.cards.store import CardStore
+from bot.cards.writes import CardWriter
+from bot.nlu.preferences import ParsedPreference
 
 SHANGHAI = AdvisorIdentity("A001", "李娜", "上海恒隆店", "advisor")
 BEIJING = AdvisorIdentity("A002", "陈思远", "北京SKP店", "advisor")
@@ -42,17 +44,41 @@ def test_mentions_prefer_known_full_names(demo_db: str) -> None:
         store = CardStore(session)
         assert [m.text for m in store.mentions("记一下,王建国不吃蒜")] == ["王建国"]
         assert [m.text for m in store.mentions("张女士酸梅汤要冰的大杯")] == ["张女士"]
-        mention, clients = store.resolve("帮我查一下王先生")
-        assert mention == "王先生" and len(clients) == 2
+        wang = store.mentions("帮我查一下王先生")
+        assert [m.text for m in wang] == ["王先生"] and len(store.find(wang[0])) == 2
+        # typed the way voice input and pinyin slips write it
+        assert [c.name for c in store.find("欧阳小jie")] == ["欧阳菲"]
+        assert [m.text for m in store.mentions("查下欧阳小jie吧")] == ["欧阳小jie"]
+
+
+def test_aliases_and_unknown_latin_names(demo_db: str) -> None:
+    with db.session_scope(demo_db) as session:
+        store = CardStore(session)
+        wang = store.find("王建国")[0]
+        sun = store.find("孙悦")[0]
+        store.add_alias(wang, "David", "李娜")
+        store.add_alias(sun, "Amy", "李娜")
+        assert [c.name for c in store.find("david")] == ["王建国"]
+        assert [(m.text, m.kind) for m in store.mentions("查David")] == [("David", "alias")]
+        # Amy孙 is the Amy surnamed 孙; Amy王 is nobody, and never the other Amy
+        amy_sun = store.mentions("记一下Amy孙喜欢喝气泡水")
+        assert [m.text for m in amy_sun] == ["Amy孙"] and store.find(amy_sun[0]) == [sun]
+        amy_wang = store.mentions("记一下Amy王喜欢喝气泡水")
+        assert [m.text for m in amy_wang] == ["Amy王"] and store.find(amy_wang[0]) == []
+        # a capitalised stranger is a mention with nobody behind it; brands are not names
+        linda = store.mentions("帮我查一下Linda")
+        assert [m.text for m in linda] == ["Linda"] and store.find(linda[0]) == []
+        assert store.mentions("她想看看LV和Rolex的新款 OK") == []
 
 
 def test_preference_is_visible_from_every_store(demo_db: str) -> None:
     with db.session_scope(demo_db) as session:
         store = CardStore(session)
         client = store.find("王建国")[0]
-        _, created = store.add_preference(client, "忌口", "不吃蒜", SHANGHAI)
-        _, again = store.add_preference(client, "忌口", "不吃蒜", SHANGHAI)
-    assert created and not again
+        writer = CardWriter(session, store.vocabulary, SHANGHAI)
+        first = writer.write(client, ParsedPreference("忌口", "不吃蒜"))
+        again = writer.write(client, ParsedPreference("忌口", "不吃蒜"))
+    assert (first.change, again.change) == ("added", "exists")
     with db.session_scope(demo_db) as session:
         card = ClientCard.of(CardStore(session).find("王建国")[0])
     garlic = [p for p in card.preferences if p.value == "不吃蒜"]

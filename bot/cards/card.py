@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cards.models import Client, Preference, VisitNote
+from bot.cards.models import CURRENT, Client, Preference, VisitNote
 from bot.clock import local_iso, local_text
 from bot.nlu.vocabulary import load_vocabulary
 
 _DIGITS = re.compile(r"\d")
+# Safety facts: listed first and marked in every rendering of a card.
+SAFETY_CATEGORIES = ("过敏",)
+SAFETY_MARK = "⚠️"
 
 
 def mask_phone(phone: str) -> str:
@@ -35,6 +38,7 @@ class PreferenceView:
     store: str
     recorded_by: str
     recorded_at: str
+    date: str | None = None
 
     @classmethod
     def of(cls, preference: Preference) -> PreferenceView:
@@ -44,16 +48,35 @@ class PreferenceView:
             store=preference.store,
             recorded_by=preference.recorded_by,
             recorded_at=local_iso(preference.recorded_at),
+            date=preference.date_value.isoformat() if preference.date_value else None,
         )
 
-    def to_payload(self) -> dict[str, str]:
+    @property
+    def safety(self) -> bool:
+        return self.category in SAFETY_CATEGORIES
+
+    @property
+    def label(self) -> str:
+        """饮品：白茶, or ⚠️过敏：坚果过敏 for a safety fact."""
+        mark = SAFETY_MARK if self.safety else ""
+        return f"{mark}{self.category}：{self.value}"
+
+    def to_payload(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "value": self.value,
             "store": self.store,
             "recorded_by": self.recorded_by,
             "recorded_at": self.recorded_at,
+            "date": self.date,
+            "safety": self.safety,
         }
+
+
+def current_views(preferences: list[Preference]) -> tuple[PreferenceView, ...]:
+    """The values that hold now, safety facts first, otherwise in recorded order."""
+    views = [PreferenceView.of(p) for p in preferences if p.status == CURRENT]
+    return tuple(sorted(views, key=lambda v: not v.safety))
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,7 @@ class ClientCard:
     wecom_external_userid: str | None
     preferences: tuple[PreferenceView, ...]
     notes: tuple[NoteView, ...]
+    aliases: tuple[str, ...] = ()
 
     # How many notes a card carries in replies: the latest matter mid-service.
     NOTES_SHOWN = 5
@@ -128,7 +152,8 @@ class ClientCard:
             home_store=client.home_store,
             advisor=client.advisor,
             wecom_external_userid=client.wecom_external_userid,
-            preferences=tuple(PreferenceView.of(p) for p in client.preferences),
+            preferences=current_views(client.preferences),
+            aliases=tuple(a.alias for a in client.aliases),
             notes=tuple(NoteView.of(n) for n in client.notes[: cls.NOTES_SHOWN]),
         )
 
@@ -139,8 +164,21 @@ class ClientCard:
             return self.name
         return load_vocabulary().surname_of(self.name) + self.honorific
 
+    @property
+    def who(self) -> str:
+        """Whose card, as a write reply names it: 王先生（王建国 · 上海恒隆店）."""
+        place = f" · {self.home_store}" if self.home_store else ""
+        return f"{self.address}（{self.name}{place}）"
+
     def preference_values(self, category: str) -> list[str]:
         return [p.value for p in self.preferences if p.category == category]
+
+    def safety_line(self) -> str | None:
+        """⚠️ 过敏：坚果过敏；对香精过敏 — repeated at the top of every reply about the client."""
+        facts = [p.value for p in self.preferences if p.safety]
+        if not facts:
+            return None
+        return f"{SAFETY_MARK} {self.address}过敏：{'；'.join(facts)}"
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -151,6 +189,8 @@ class ClientCard:
             "home_store": self.home_store,
             "phone": self.masked_phone,
             "advisor": self.advisor,
+            "aliases": list(self.aliases),
+            "safety": [p.value for p in self.preferences if p.safety],
             "preferences": [p.to_payload() for p in self.preferences],
             "notes": [n.to_payload() for n in self.notes],
         }
@@ -162,13 +202,15 @@ class ClientCard:
         lines = [header]
         if facts:
             lines.append(facts)
+        if self.aliases:
+            lines.append(f"也叫：{'、'.join(self.aliases)}")
         if self.masked_phone:
             lines.append(f"电话 {self.masked_phone}")
+        if safety := self.safety_line():
+            lines.append(safety)
         if self.preferences:
             lines.append("偏好：")
-            lines.extend(
-                f"· {p.category}：{p.value}（{p.recorded_by}@{p.store}）" for p in self.preferences
-            )
+            lines.extend(f"· {p.label}（{p.recorded_by}@{p.store}）" for p in self.preferences)
         else:
             lines.append("偏好：还没有记录")
         if self.notes:

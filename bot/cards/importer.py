@@ -12,14 +12,15 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from bot.cards.models import Client, Preference
+from bot.cards.models import Client, ClientAlias, Preference
+from bot.cards.names import alias_key
 from bot.clock import utcnow
 from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 
@@ -35,6 +36,9 @@ HEADER = (
     "advisor",
     "preferences",
 )
+# Optional columns after the required ones: ``aliases`` is ``;``-separated other
+# names (English names, nicknames) the client is found by.
+OPTIONAL = ("aliases",)
 CARD_FIELDS = HEADER[1:-1]
 IMPORTED_BY = "档案导入"
 PROGRESS_FROM_ROWS = 500
@@ -59,6 +63,7 @@ class CardRow:
     client_id: str
     fields: dict[str, str | None]
     preferences: tuple[tuple[str, str], ...]
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -96,7 +101,7 @@ def parse_preferences(text: str, vocabulary: Vocabulary) -> tuple[tuple[str, str
 
 def _validate(record: dict[str, str], vocabulary: Vocabulary) -> CardRow | str:
     """A parsed row, or the reason it is refused."""
-    values = {key: (record.get(key) or "").strip() for key in HEADER}
+    values = {key: (record.get(key) or "").strip() for key in (*HEADER, *OPTIONAL)}
     client_id = values["client_id"]
     if not _CLIENT_ID.fullmatch(client_id):
         return f"client_id '{client_id}' must be 1-64 letters, digits, '_', '-' or '.'"
@@ -123,7 +128,13 @@ def _validate(record: dict[str, str], vocabulary: Vocabulary) -> CardRow | str:
     fields: dict[str, str | None] = {key: values[key] for key in CARD_FIELDS}
     fields["phone"] = phone
     fields["wecom_external_userid"] = values["wecom_external_userid"] or None
-    return CardRow(0, client_id, fields, preferences)
+    fields["surname"] = vocabulary.surname_of(values["name"])
+    aliases = tuple(
+        dict.fromkeys(a.strip() for a in re.split(r"[;；]", values["aliases"]) if a.strip())
+    )
+    if any(len(a) > 64 for a in aliases):
+        return "an alias is longer than 64 characters"
+    return CardRow(0, client_id, fields, preferences, aliases)
 
 
 def read_rows(path: Path, vocabulary: Vocabulary | None = None) -> list[CardRow]:
@@ -140,17 +151,20 @@ def read_rows(path: Path, vocabulary: Vocabulary | None = None) -> list[CardRow]
         reader = csv.reader(handle)
         try:
             header = next(reader, None)
-            if header is None or tuple(h.strip() for h in header) != HEADER:
-                raise CsvImportError(path, 1, f"the header must be exactly: {','.join(HEADER)}")
+            columns = tuple(h.strip() for h in header or ())
+            if columns[: len(HEADER)] != HEADER or not set(columns[len(HEADER) :]) <= set(OPTIONAL):
+                raise CsvImportError(
+                    path, 1, f"the header must be: {','.join(HEADER)}[,{','.join(OPTIONAL)}]"
+                )
             for cells in reader:
                 line = reader.line_num
                 if not any(cell.strip() for cell in cells):
                     continue
-                if len(cells) != len(HEADER):
+                if len(cells) != len(columns):
                     raise CsvImportError(
-                        path, line, f"expected {len(HEADER)} columns, found {len(cells)}"
+                        path, line, f"expected {len(columns)} columns, found {len(cells)}"
                     )
-                parsed = _validate(dict(zip(HEADER, cells, strict=True)), vocabulary)
+                parsed = _validate(dict(zip(columns, cells, strict=True)), vocabulary)
                 if isinstance(parsed, str):
                     raise CsvImportError(path, line, parsed)
                 if parsed.client_id in seen_ids:
@@ -170,7 +184,7 @@ def read_rows(path: Path, vocabulary: Vocabulary | None = None) -> list[CardRow]
                 seen_ids[parsed.client_id] = line
                 if external:
                     seen_external[external] = line
-                rows.append(CardRow(line, parsed.client_id, parsed.fields, parsed.preferences))
+                rows.append(replace(parsed, line=line))
         except UnicodeDecodeError as exc:
             raise CsvImportError(path, reader.line_num + 1, "the file is not UTF-8 text") from exc
         except csv.Error as exc:
@@ -208,6 +222,13 @@ def apply_rows(session: Session, rows: Iterable[CardRow], path: Path, total: int
             if changed:
                 for key, value in row.fields.items():
                     setattr(client, key, value)
+        for alias in row.aliases:
+            if alias_key(alias) not in {a.key for a in client.aliases}:
+                client.aliases.append(
+                    ClientAlias(alias=alias, key=alias_key(alias), kind="alias",
+                                recorded_by=IMPORTED_BY, recorded_at=now)
+                )  # fmt: skip
+                changed = True
         existing = {(p.category, p.value) for p in client.preferences}
         for category, value in row.preferences:
             if (category, value) in existing:

@@ -58,12 +58,21 @@ class Client(Base):
     tier = Column(String(16), nullable=False, default="")
     home_store = Column(String(64), nullable=False, default="")
     advisor = Column(String(64), nullable=False, default="")
+    # The surname as the vocabulary splits it (欧阳 for 欧阳晨), kept so that
+    # 欧阳先生 is an indexed lookup rather than a scan of every name.
+    surname = Column(String(8), nullable=False, default="", index=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
     preferences = relationship(
         "Preference",
         order_by="Preference.recorded_at",
+        cascade="all, delete-orphan",
+        back_populates="client",
+    )
+    aliases = relationship(
+        "ClientAlias",
+        order_by="ClientAlias.id",
         cascade="all, delete-orphan",
         back_populates="client",
     )
@@ -75,8 +84,40 @@ class Client(Base):
     )
 
 
+class ClientAlias(Base):
+    """Another name the client goes by: an English name (David), a nickname an
+    advisor recorded. ``key`` is the normalised form that lookups match."""
+
+    __tablename__ = "client_aliases"
+    __table_args__ = (UniqueConstraint("client_id", "key"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    client_id = Column(
+        String(64), ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    alias = Column(String(64), nullable=False)
+    key = Column(String(64), nullable=False, index=True)
+    kind = Column(String(16), nullable=False, default="alias")
+    recorded_by = Column(String(64), nullable=False, default="")
+    recorded_at = Column(DateTime, nullable=False, default=utcnow)
+
+    client = relationship("Client", back_populates="aliases")
+
+
+# A preference's life: current until superseded by a newer value, retracted by
+# the advisor who wrote it, or retired because it no longer holds.
+CURRENT = "current"
+SUPERSEDED = "superseded"
+RETRACTED = "retracted"
+RETIRED = "retired"
+
+
 class Preference(Base):
-    """One observation: 饮品 = 酸梅汤要冰的大杯, by whom, where and when."""
+    """One observation: 饮品 = 酸梅汤要冰的大杯, by whom, where and when.
+
+    Rows are never deleted by the copilot: a value that no longer holds changes
+    ``status`` and the change is logged in ``preference_events``.
+    """
 
     __tablename__ = "preferences"
     __table_args__ = (UniqueConstraint("client_id", "category", "value"),)
@@ -90,8 +131,33 @@ class Preference(Base):
     recorded_by = Column(String(64), nullable=False)
     store = Column(String(64), nullable=False, default="")
     recorded_at = Column(DateTime, nullable=False, default=utcnow)
+    advisor_id = Column(String(64), nullable=True)
+    status = Column(String(12), nullable=False, default=CURRENT)
+    # A calendar date the value names (生日 → 2026-06-08), for follow-ups.
+    date_value = Column(Date, nullable=True)
+    changed_at = Column(DateTime, nullable=True)
 
     client = relationship("Client", back_populates="preferences")
+
+
+class PreferenceEvent(Base):
+    """Who changed what on a card, when and from which store: the card's history."""
+
+    __tablename__ = "preference_events"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    client_id = Column(
+        String(64), ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    preference_id = Column(Integer, nullable=True, index=True)
+    action = Column(String(16), nullable=False)
+    category = Column(String(16), nullable=False)
+    value = Column(String(200), nullable=False)
+    detail = Column(String(200), nullable=False, default="")
+    advisor_id = Column(String(64), nullable=False)
+    advisor_name = Column(String(64), nullable=False)
+    store = Column(String(64), nullable=False, default="")
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
 class VisitNote(Base):

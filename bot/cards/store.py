@@ -1,44 +1,59 @@
-"""Finding clients and writing to their cards.
+"""Finding clients and keeping their card headers, notes and aliases.
 
-Name resolution does not trust the NLU alone: a mention is checked against the
-database, and the database is also scanned for any known name in the text, so a
-client imported after the model was trained is still found.
+Name resolution does not trust the NLU alone: every way a message can name a
+client (bot/cards/names.py) is checked against indexed columns of the card
+store, so a client imported after the model was trained is still found, and no
+lookup reads the whole client table.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
-from bot.cards.models import Client, Preference, VisitNote
+from bot.cards import audit
+from bot.cards.models import Client, ClientAlias, VisitNote
+from bot.cards.names import (
+    ALIAS,
+    EXTERNAL,
+    EXTERNAL_ID,
+    HONORIFIC,
+    NAME,
+    NLU,
+    NOT_SURNAME_NEXT_TO_LATIN,
+    Mention,
+    alias_key,
+    chunks,
+    cjk_substrings,
+    keep_longest,
+    latin_name_spans,
+    latin_words,
+)
 from bot.clock import utcnow
 from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 
-EXTERNAL_ID = re.compile(r"\bw[mo][A-Za-z0-9_-]{8,}\b")
-MALE_HONORIFICS = {"先生"}
-FEMALE_HONORIFICS = {"女士", "小姐", "太太", "夫人"}
+# Honorifics that say the client's gender; the rest (总, 老师, 医生 …) do not.
+MALE_HONORIFICS = {"先生", "哥"}
+FEMALE_HONORIFICS = {"女士", "小姐", "太太", "夫人", "姐", "阿姨"}
+
+
+def honorific_gender(honorific: str) -> str:
+    if honorific in MALE_HONORIFICS:
+        return "男"
+    if honorific in FEMALE_HONORIFICS:
+        return "女"
+    return ""
 
 
 def honorific_fits(client: Client, honorific: str) -> bool:
-    """Could 王先生 mean this client? A generic honorific that matches the gender."""
-    if honorific in MALE_HONORIFICS:
-        return client.gender == "男"
-    if honorific in FEMALE_HONORIFICS:
-        return client.gender == "女"
-    return False
-
-
-@dataclass(frozen=True)
-class Mention:
-    """Where a client is named in a message, earliest first."""
-
-    text: str
-    start: int
+    """Could 王先生 / 王总 mean this client? A gendered honorific must match the
+    card's gender; a neutral one (总, 老师) fits anyone with that surname."""
+    gender = honorific_gender(honorific)
+    return not gender or not client.gender or client.gender == gender
 
 
 class CardStore:
@@ -47,12 +62,26 @@ class CardStore:
     def __init__(self, session: Session, vocabulary: Vocabulary | None = None) -> None:
         self.session = session
         self.vocabulary = vocabulary or load_vocabulary()
+        self.surnames = sorted(self.vocabulary.surnames, key=len, reverse=True)
+        self._products = {w.lower() for _, words in self.vocabulary.products for w in words}
 
     def get(self, client_id: str) -> Client | None:
         return self.session.get(Client, client_id)
 
-    def find(self, query: str) -> list[Client]:
-        """Clients matching an id, external id, full name or 王先生-style mention."""
+    def get_many(self, client_ids: Iterable[str]) -> list[Client]:
+        """Clients by id, in the order given (unknown ids are left out)."""
+        wanted = list(dict.fromkeys(client_ids))
+        if not wanted:
+            return []
+        found = {c.id: c for c in self.session.scalars(select(Client).where(Client.id.in_(wanted)))}
+        return [found[i] for i in wanted if i in found]
+
+    # -- finding ----------------------------------------------------------------
+
+    def find(self, query: str | Mention) -> list[Client]:
+        """Clients a mention (or a typed query: id, external id, name, alias, 王先生) names."""
+        if isinstance(query, Mention):
+            return self._find_mention(query)
         query = query.strip()
         if not query:
             return []
@@ -67,102 +96,148 @@ class CardStore:
         ).all()
         if exact:
             return list(exact)
-        split = self.vocabulary.split_honorific(query)
-        if split:
-            surname, honorific = split
-            candidates = self.session.scalars(
-                select(Client).where(Client.name.startswith(surname)).order_by(Client.id)
-            ).all()
-            same_surname = [c for c in candidates if self.vocabulary.surname_of(c.name) == surname]
-            # 张女士 means the 张 recorded as 女士 if there is one; only otherwise any
-            # woman named 张 (a 小姐 or 太太 is also addressed as 女士).
-            exact = [c for c in same_surname if c.honorific == honorific]
-            return exact or [c for c in same_surname if honorific_fits(c, honorific)]
-        if len(query) >= 2:
+        mentions = self.mentions(query)
+        whole = [m for m in mentions if m.start == 0 and m.end == len(query)]
+        return self._find_mention(whole[0]) if whole else []
+
+    def _find_mention(self, mention: Mention) -> list[Client]:
+        if mention.kind == NAME:
             return list(
                 self.session.scalars(
-                    select(Client).where(Client.name.contains(query)).order_by(Client.id)
-                ).all()
+                    select(Client).where(Client.name == mention.text).order_by(Client.id)
+                )
             )
+        if mention.kind == ALIAS:
+            query = (
+                select(Client)
+                .join(ClientAlias, ClientAlias.client_id == Client.id)
+                .where(ClientAlias.key == mention.key)
+            )
+            if mention.surname:
+                query = query.where(Client.surname == mention.surname)
+            return list(self.session.scalars(query.order_by(Client.id)).unique())
+        if mention.kind == HONORIFIC:
+            return self._by_honorific(mention.surname, mention.honorific)
+        if mention.kind == EXTERNAL:
+            return list(
+                self.session.scalars(
+                    select(Client).where(Client.wecom_external_userid == mention.text)
+                )
+            )
+        # An NLU span the store does not know in any form: a name, but nobody's.
         return []
 
-    def mentions(self, text: str) -> list[Mention]:
-        """Every way a client is named in ``text``: known full names, 王先生 forms, ids."""
-        found: dict[int, Mention] = {}
-        names = self.session.scalars(
-            select(Client.name).where(literal(text).contains(Client.name)).distinct()
+    def _by_honorific(self, surname: str, honorific: str) -> list[Client]:
+        same_surname = self.session.scalars(
+            select(Client).where(Client.surname == surname).order_by(Client.id)
         ).all()
-        for name in sorted(names, key=len, reverse=True):
+        # 张女士 means the 张 recorded as 女士 if there is one; only otherwise any
+        # client the honorific fits (a 小姐 or 太太 is also addressed as 女士).
+        exact = [c for c in same_surname if c.honorific == honorific]
+        return exact or [c for c in same_surname if honorific_fits(c, honorific)]
+
+    def mentions(self, text: str, nlu_spans: Sequence[tuple[int, int]] = ()) -> list[Mention]:
+        """Every span of ``text`` that names a client, in message order.
+
+        ``nlu_spans`` are the model's client_name spans: one the store does not
+        recognise still counts (kind ``nlu``), so a named stranger is never
+        mistaken for "no name given".
+        """
+        found: list[Mention] = []
+        substrings = cjk_substrings(text)
+        names: set[str] = set()
+        for chunk in chunks(substrings):
+            names.update(self.session.scalars(select(Client.name).where(Client.name.in_(chunk))))
+        for name in names:
             start = text.find(name)
-            if start >= 0 and start not in found:
-                found[start] = Mention(name, start)
+            while start >= 0:
+                found.append(Mention(name, start, NAME))
+                start = text.find(name, start + 1)
+        found.extend(self._alias_mentions(text, substrings))
         for match in self.vocabulary.honorific_pattern().finditer(text):
-            covered = any(m.start <= match.start() < m.start + len(m.text) for m in found.values())
-            if not covered:
-                found[match.start()] = Mention(match.group(0), match.start())
+            surname, honorific = match.group(1), self.vocabulary.canonical_honorific(match.group(2))
+            found.append(Mention(match.group(0), match.start(), HONORIFIC, "", surname, honorific))
         for match in EXTERNAL_ID.finditer(text):
-            found.setdefault(match.start(), Mention(match.group(0), match.start()))
-        return [found[k] for k in sorted(found)]
+            found.append(Mention(match.group(0), match.start(), EXTERNAL))
+        kept = keep_longest(found)
+        guesses = latin_name_spans(text, self.surnames, self._products)
+        for start, end in [*nlu_spans, *guesses]:
+            span = Mention(text[start:end], start, NLU)
+            if span.text.strip() and not any(span.overlaps(m) for m in kept):
+                kept.append(span)
+        return sorted(kept, key=lambda m: m.start)
 
-    def resolve(self, text: str, hint: str | None = None) -> tuple[str | None, list[Client]]:
-        """The mention used and its matching clients; the NLU ``hint`` is tried first."""
-        if hint:
-            clients = self.find(hint)
-            if clients:
-                return hint, clients
-        mentions = self.mentions(text)
-        for mention in mentions:
-            clients = self.find(mention.text)
-            if clients:
-                return mention.text, clients
-        return hint or (mentions[0].text if mentions else None), []
-
-    def add_preference(
-        self, client: Client, category: str, value: str, advisor: AdvisorIdentity
-    ) -> tuple[Preference, bool]:
-        """Record an observation; the same category and value twice is kept once."""
-        existing = self.session.scalars(
-            select(Preference).where(
-                Preference.client_id == client.id,
-                Preference.category == category,
-                Preference.value == value,
+    def _alias_mentions(self, text: str, substrings: list[str]) -> list[Mention]:
+        words = latin_words(text)
+        keys = {alias_key(w.group(0)) for w in words} | set(substrings)
+        known: set[str] = set()
+        for chunk in chunks(sorted(keys)):
+            known.update(
+                self.session.scalars(
+                    select(ClientAlias.key).where(ClientAlias.key.in_(chunk)).distinct()
+                )
             )
-        ).first()
-        if existing:
-            return existing, False
-        preference = Preference(
-            category=category,
-            value=value,
-            recorded_by=advisor.name,
-            store=advisor.store,
-            recorded_at=utcnow(),
-        )
-        client.preferences.append(preference)
-        client.updated_at = utcnow()
-        self.session.flush()
-        return preference, True
+        found: list[Mention] = []
+        surnames = self.surnames
+        for word in words:
+            key = alias_key(word.group(0))
+            if key not in known:
+                continue
+            start, end = word.start(), word.end()
+            after = next((s for s in surnames if text.startswith(s, end)), "")
+            before = next((s for s in surnames if text[:start].endswith(s)), "")
+            after = "" if after in NOT_SURNAME_NEXT_TO_LATIN else after
+            before = "" if before in NOT_SURNAME_NEXT_TO_LATIN else before
+            if after:  # Amy孙
+                found.append(Mention(text[start : end + len(after)], start, ALIAS, key, after))
+            elif before:  # 孙Amy
+                found.append(
+                    Mention(
+                        text[start - len(before) : end], start - len(before), ALIAS, key, before
+                    )
+                )
+            else:
+                found.append(Mention(word.group(0), start, ALIAS, key))
+        for key in known & set(substrings):  # nicknames written in Chinese (豆豆)
+            start = text.find(key)
+            found.append(Mention(key, start, ALIAS, key))
+        return found
+
+    # -- writing the header ---------------------------------------------------------
 
     def create_client(
         self, name: str, honorific: str, advisor: AdvisorIdentity, gender: str = ""
     ) -> Client:
-        if not gender:
-            if honorific in MALE_HONORIFICS:
-                gender = "男"
-            elif honorific in FEMALE_HONORIFICS:
-                gender = "女"
         client = Client(
             id=f"N{uuid.uuid4().hex[:10].upper()}",
             name=name,
             honorific=honorific,
-            gender=gender,
+            gender=gender or honorific_gender(honorific),
             phone="",
             tier="",
             home_store=advisor.store,
             advisor=advisor.id,
+            surname=self.vocabulary.surname_of(name),
         )
         self.session.add(client)
         self.session.flush()
+        audit.record(self.session, advisor, client.id, "create", name)
         return client
+
+    def add_alias(
+        self, client: Client, alias: str, recorded_by: str, kind: str = "alias"
+    ) -> tuple[ClientAlias, bool]:
+        """Record another name for the client; the same alias twice is kept once."""
+        key = alias_key(alias)
+        for existing in client.aliases:
+            if existing.key == key:
+                return existing, False
+        entry = ClientAlias(
+            alias=alias, key=key, kind=kind, recorded_by=recorded_by, recorded_at=utcnow()
+        )
+        client.aliases.append(entry)
+        self.session.flush()
+        return entry, True
 
     def add_note(
         self,

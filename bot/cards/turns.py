@@ -1,23 +1,50 @@
-"""Card turns: look a client up, create a card, record a preference.
+"""Card turns: look a client up, create a card, record, correct, answer a question.
 
 Each handler takes the store and the advisor's turn and returns a Reply; the
-Rasa action adapters only translate it. Whatever card a reply shows becomes the
-active client, so the next "记一下…" without a name lands on the right card.
+Rasa action adapters only translate it. Whose card a turn is about is decided by
+one resolver (bot/cards/resolver.py); what a write does to the values already on
+the card by bot/cards/writes.py. Anything the copilot cannot decide alone (which
+王先生? replace 冰美式 or keep both?) becomes a question, with the operation
+kept in the ``pending`` slot and ``awaiting`` set so the answer is routed back.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
+from typing import Any
 
-from bot.cards.card import ClientCard, phone_tail
-from bot.cards.models import Client
+from sqlalchemy import select
+
+from bot.cards.card import ClientCard, PreferenceView, phone_tail
+from bot.cards.models import Client, PreferenceEvent, VisitNote
+from bot.cards.resolver import (
+    CHOOSE,
+    CLIENT,
+    MISMATCH,
+    NOT_FOUND,
+    Resolver,
+    Target,
+    spans,
+)
 from bot.cards.store import CardStore
-from bot.nlu.preferences import parse_preference
+from bot.cards.writes import ASK, EXISTS, NOT_ON_CARD, RETIRED, CardWriter, WriteOutcome
+from bot.clock import to_local, utcnow
+from bot.nlu.preferences import ParsedPreference, fact_span, parse_alias, parse_value
 from bot.replies import Button, Message, Reply
-from bot.turn import ACTIVE_CLIENT, FLOW_STEP, PENDING_PREFERENCE, Turn
+from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, PENDING, Turn
 
-# More matches than this are narrowed by asking for the full name instead.
+# More matches than this are narrowed by asking for the store, phone tail or full name.
 MAX_CHOICES = 5
+RECENT_CLIENTS = 4
+# awaiting values (the categorical slot the dialogue rules see)
+AWAIT_CLIENT = "client"
+AWAIT_REPLACE = "replace"
+
+
+def today() -> date:
+    return to_local(utcnow()).date()
 
 
 def base_reply(turn: Turn, messages: list[Message], client: ClientCard | None = None) -> Reply:
@@ -43,53 +70,100 @@ def choice_title(client: Client) -> str:
     return " · ".join(parts)
 
 
-def choose_reply(turn: Turn, mention: str, clients: list[Client], intent: str) -> Reply:
-    if len(clients) > MAX_CHOICES:
-        return base_reply(
-            turn, [Message("client_too_many", {"mention": mention, "count": len(clients)})]
-        )
-    buttons = tuple(
-        Button(choice_title(c), intent_payload(intent, client_id=c.id)) for c in clients
-    )
-    message = Message("client_choose", {"mention": mention, "count": len(clients)}, buttons)
-    return base_reply(turn, [message])
-
-
-def not_found_reply(turn: Turn, mention: str) -> Reply:
-    button = Button(
-        f"新建「{mention}」的客户卡", intent_payload("create_client", client_name=mention)
-    )
-    return base_reply(turn, [Message("client_not_found", {"mention": mention}, (button,))])
-
-
-def card_reply(turn: Turn, client: Client, messages: list[Message] | None = None) -> Reply:
-    card = ClientCard.of(client)
-    shown = [*(messages or []), Message("client_card", {"card": card.render()})]
-    reply = base_reply(turn, shown, card)
-    reply.slots[ACTIVE_CLIENT] = client.id
+def ask(reply: Reply, kind: str, pending: dict[str, Any], options: list[Button]) -> Reply:
+    """Turn ``reply`` into a question the next turn answers."""
+    reply.slots[AWAITING] = kind
+    reply.slots[PENDING] = pending
+    reply.extra["question"] = {
+        "kind": kind,
+        "text": reply.messages[-1].text() if reply.messages else "",
+        "options": [b.to_dict() for b in options],
+    }
     return reply
 
 
+def client_buttons(clients: list[Client]) -> list[Button]:
+    return [
+        Button(choice_title(c), intent_payload("choose_option", client_id=c.id)) for c in clients
+    ]
+
+
+def choose_reply(
+    turn: Turn, mention: str, clients: list[Client], op: str, extra: dict[str, Any] | None = None
+) -> Reply:
+    """Several clients answer to ``mention``: ask which one, keeping ``op`` pending."""
+    if len(clients) > MAX_CHOICES:
+        reply = base_reply(
+            turn, [Message("client_too_many", {"mention": mention, "count": len(clients)})]
+        )
+        clients = clients[:MAX_CHOICES]
+    else:
+        reply = base_reply(turn, [])
+    buttons = client_buttons(clients)
+    reply.messages.append(
+        Message("client_choose", {"mention": mention, "count": len(clients)}, tuple(buttons))
+    )
+    pending = {"op": op, "text": turn.text, "candidates": [c.id for c in clients], **(extra or {})}
+    return ask(reply, AWAIT_CLIENT, pending, buttons)
+
+
+def not_found_reply(turn: Turn, mention: str, key: str = "client_not_found") -> Reply:
+    button = Button(
+        f"新建「{mention}」的客户卡", intent_payload("create_client", client_name=mention)
+    )
+    reply = base_reply(turn, [Message(key, {"mention": mention}, (button,))])
+    reply.extra["not_found"] = mention
+    return reply
+
+
+def card_reply(turn: Turn, client: Client, messages: list[Message] | None = None) -> Reply:
+    """Show ``client``'s card; it becomes the active client unless a session is open."""
+    card = ClientCard.of(client)
+    shown = [*(messages or []), Message("client_card", {"card": card.render()})]
+    reply = base_reply(turn, shown, card)
+    if not turn.slots.get(FLOW_STATE):
+        reply.slots[ACTIVE_CLIENT] = client.id
+    return reply
+
+
+def recent_clients(store: CardStore, turn: Turn) -> list[Client]:
+    """The advisor's clients of late: cards written to, sessions closed, the one on screen."""
+    ids: list[str] = []
+    if turn.active_client_id:
+        ids.append(turn.active_client_id)
+    ids += store.session.scalars(
+        select(PreferenceEvent.client_id)
+        .where(PreferenceEvent.advisor_id == turn.advisor.id)
+        .order_by(PreferenceEvent.id.desc())
+        .limit(20)
+    )
+    ids += store.session.scalars(
+        select(VisitNote.client_id)
+        .where(VisitNote.advisor_id == turn.advisor.id)
+        .order_by(VisitNote.id.desc())
+        .limit(10)
+    )
+    return store.get_many(ids)[:RECENT_CLIENTS]
+
+
+# -- lookup and create -----------------------------------------------------------------
+
+
 def lookup_client(store: CardStore, turn: Turn) -> Reply:
-    chosen = turn.entity("client_id")
-    if chosen:
-        client = store.get(chosen)
-        return card_reply(turn, client) if client else not_found_reply(turn, chosen)
-    mention, clients = store.resolve(turn.text, turn.entity_text("client_name"))
-    if mention is None:
-        active = store.get(turn.active_client_id) if turn.active_client_id else None
-        if active:
-            return card_reply(turn, active)
-        return base_reply(turn, [Message("ask_client_name")])
-    if not clients:
-        return not_found_reply(turn, mention)
-    if len(clients) > 1:
-        return choose_reply(turn, mention, clients, "lookup_client")
-    return card_reply(turn, clients[0])
+    resolver = Resolver(store, turn)
+    target = resolver.target()
+    if target.kind == CLIENT and target.client is not None:
+        return card_reply(turn, target.client)
+    if target.kind == CHOOSE:
+        return choose_reply(turn, target.mention, target.candidates, "lookup")
+    if target.kind == NOT_FOUND:
+        return not_found_reply(turn, target.mention)
+    return base_reply(turn, [Message("ask_client_name")])
 
 
 def create_client(store: CardStore, turn: Turn) -> Reply:
-    mention = turn.entity("client_name") or next((m.text for m in store.mentions(turn.text)), None)
+    resolver = Resolver(store, turn)
+    mention = turn.entity("client_name") or next((m.text for m in resolver.mentions), None)
     if not mention:
         return base_reply(turn, [Message("ask_new_client_name")])
     existing = [c for c in store.find(mention) if c.name == mention]
@@ -102,43 +176,364 @@ def create_client(store: CardStore, turn: Turn) -> Reply:
     return card_reply(turn, client, [created])
 
 
-def record_preference(store: CardStore, turn: Turn) -> Reply:
-    chosen = turn.entity("client_id")
-    pending = turn.slots.get(PENDING_PREFERENCE)
-    if chosen and isinstance(pending, dict):
-        client = store.get(chosen)
-        if client is None:
-            return not_found_reply(turn, chosen)
-        return _save(store, turn, client, pending["category"], pending["value"])
-
-    mention, clients = store.resolve(turn.text, turn.entity_text("client_name"))
-    parsed = parse_preference(turn.text, mention, store.vocabulary)
-    if parsed is None:
-        return base_reply(turn, [Message("ask_preference_value")])
-    if mention is None:
-        active = store.get(turn.active_client_id) if turn.active_client_id else None
-        if active is None:
-            reply = base_reply(turn, [Message("ask_preference_client")])
-            reply.slots[PENDING_PREFERENCE] = {"category": parsed.category, "value": parsed.value}
-            return reply
-        clients = [active]
-    if not clients:
-        return not_found_reply(turn, mention or "")
-    if len(clients) > 1:
-        reply = choose_reply(turn, mention or "", clients, "record_preference")
-        reply.slots[PENDING_PREFERENCE] = {"category": parsed.category, "value": parsed.value}
-        return reply
-    return _save(store, turn, clients[0], parsed.category, parsed.value)
+# -- recording --------------------------------------------------------------------------
 
 
-def _save(store: CardStore, turn: Turn, client: Client, category: str, value: str) -> Reply:
-    _, created = store.add_preference(client, category, value, turn.advisor)
-    card = ClientCard.of(client)
-    response = "preference_recorded" if created else "preference_exists"
-    message = Message(
-        response, {"address": card.address, "name": card.name, "category": category, "value": value}
-    )
-    reply = base_reply(turn, [message], card)
-    reply.slots[ACTIVE_CLIENT] = client.id
-    reply.slots[PENDING_PREFERENCE] = None
+def _fact_dict(parsed: ParsedPreference) -> dict[str, Any]:
+    return {
+        "category": parsed.category,
+        "value": parsed.value,
+        "when": parsed.when.isoformat() if parsed.when else None,
+        "change": parsed.change,
+        "addition": parsed.addition,
+        "retire": parsed.retire,
+    }
+
+
+def _fact_of(data: dict[str, Any]) -> ParsedPreference:
+    when = date.fromisoformat(data["when"]) if data.get("when") else None
+    return ParsedPreference(
+        data["category"], data["value"], when,
+        bool(data.get("change")), bool(data.get("addition")), bool(data.get("retire")),
+    )  # fmt: skip
+
+
+def write_entry(card: ClientCard, category: str, value: str, change: str, **more: Any) -> dict:
+    return {
+        "client_id": card.id,
+        "client_name": card.name,
+        "store": card.home_store,
+        "category": category,
+        "value": value,
+        "change": change,
+        **more,
+    }
+
+
+def _keep_active(turn: Turn, reply: Reply, client: Client) -> Reply:
+    """A write does not change who is being served; it only sets the active
+    client when there was none."""
+    if not turn.active_client_id and not turn.slots.get(FLOW_STATE):
+        reply.slots[ACTIVE_CLIENT] = client.id
     return reply
+
+
+def write_fact(
+    store: CardStore, turn: Turn, client: Client, parsed: ParsedPreference,
+    replace: bool | None = None,
+) -> Reply:  # fmt: skip
+    """Write ``parsed`` on ``client``'s card and say exactly what happened, and where."""
+    writer = CardWriter(store.session, store.vocabulary, turn.advisor)
+    outcome = writer.write(client, parsed, replace=replace)
+    store.session.refresh(client)
+    card = ClientCard.of(client)
+    label = PreferenceView(parsed.category, parsed.value, "", "", "").label
+    old = "、".join(f"「{p.value}」" for p in outcome.replaced)
+    variables = {"who": card.who, "label": label, "value": parsed.value, "old": old}
+    if outcome.change == ASK:
+        reply = base_reply(turn, [], card)
+        buttons = [
+            Button(f"替换{old}", intent_payload("choose_option", option="replace")),
+            Button("两条都保留", intent_payload("choose_option", option="keep")),
+        ]
+        reply.messages.append(Message("preference_ask_replace", variables, tuple(buttons)))
+        pending = {"op": "replace", "client_id": client.id, "fact": _fact_dict(parsed)}
+        return _keep_active(turn, ask(reply, AWAIT_REPLACE, pending, buttons), client)
+    key = {
+        EXISTS: "preference_exists",
+        NOT_ON_CARD: "preference_not_on_card",
+        RETIRED: "preference_retired",
+        "superseded": "preference_superseded",
+    }.get(outcome.change, "preference_recorded")
+    reply = base_reply(turn, [Message(key, variables)], card)
+    reply.extra["writes"] = _writes(card, parsed, outcome)
+    return _keep_active(turn, reply, client)
+
+
+def _writes(card: ClientCard, parsed: ParsedPreference, outcome: WriteOutcome) -> list[dict]:
+    if outcome.change == NOT_ON_CARD:
+        return []
+    replaced = [p.value for p in outcome.replaced]
+    if outcome.change == RETIRED:
+        return [write_entry(card, p.category, p.value, RETIRED) for p in outcome.replaced]
+    return [
+        write_entry(
+            card, parsed.category, parsed.value, outcome.change,
+            date=parsed.when.isoformat() if parsed.when else None, replaced=replaced,
+        )
+    ]  # fmt: skip
+
+
+def _ask_whose(
+    store: CardStore, turn: Turn, parsed: ParsedPreference, key: str, **variables: Any
+) -> Reply:
+    recent = recent_clients(store, turn)
+    buttons = client_buttons(recent)
+    label = PreferenceView(parsed.category, parsed.value, "", "", "").label
+    reply = base_reply(turn, [Message(key, {"label": label, **variables}, tuple(buttons))])
+    pending = {"op": "write", "text": turn.text, "candidates": [c.id for c in recent],
+               "fact": _fact_dict(parsed), "any_client": True}  # fmt: skip
+    return ask(reply, AWAIT_CLIENT, pending, buttons)
+
+
+def write_to_target(
+    store: CardStore, turn: Turn, target: Target, parsed: ParsedPreference
+) -> Reply:
+    """Write ``parsed`` for whoever ``target`` says is meant, or ask."""
+    if target.kind == CLIENT and target.client is not None:
+        return write_fact(store, turn, target.client, parsed)
+    if target.kind == CHOOSE:
+        return choose_reply(
+            turn, target.mention, target.candidates, "write", {"fact": _fact_dict(parsed)}
+        )
+    if target.kind == NOT_FOUND:
+        return not_found_reply(turn, target.mention, "write_not_found")
+    if target.kind == MISMATCH and target.client is not None:
+        card = ClientCard.of(target.client)
+        return _ask_whose(store, turn, parsed, "pronoun_mismatch", who=card.who,
+                          gender="男" if target.client.gender == "男" else "女")  # fmt: skip
+    return _ask_whose(store, turn, parsed, "ask_preference_client")
+
+
+def record_preference(store: CardStore, turn: Turn) -> Reply:
+    resolver = Resolver(store, turn)
+    alias = parse_alias(turn.text)
+    if alias is not None:
+        return _record_alias(store, turn, resolver, alias.alias, alias.kind)
+    span = fact_span(turn.text, spans(resolver.mentions), store.vocabulary)
+    parsed = parse_value(span[1], store.vocabulary, today()) if span else None
+    pending = turn.slots.get(PENDING)
+    if parsed is None:
+        if isinstance(pending, dict) and pending.get("fact") and resolver.mentions:
+            # 记到钱雅琴卡上 answering 记在哪位客户的卡上？
+            return write_to_target(store, turn, resolver.target(), _fact_of(pending["fact"]))
+        return base_reply(turn, [Message("ask_preference_value")])
+    return write_to_target(store, turn, resolver.target(span[0] if span else None), parsed)
+
+
+def _record_alias(store: CardStore, turn: Turn, resolver: Resolver, alias: str, kind: str) -> Reply:
+    # The alias itself is not a mention of the client it is being given to.
+    resolver.mentions = [m for m in resolver.mentions if alias not in m.text]
+    target = resolver.target()
+    if target.kind != CLIENT or target.client is None:
+        if target.kind == NOT_FOUND:
+            return not_found_reply(turn, target.mention, "write_not_found")
+        if target.kind == CHOOSE:
+            return choose_reply(turn, target.mention, target.candidates, "lookup")
+        return base_reply(turn, [Message("ask_client_name")])
+    client = target.client
+    _, created = store.add_alias(client, alias, turn.advisor.name, kind)
+    if created:
+        store.session.add(
+            PreferenceEvent(
+                client_id=client.id, action="alias", category="别名", value=alias,
+                detail=kind, advisor_id=turn.advisor.id, advisor_name=turn.advisor.name,
+                store=turn.advisor.store, at=utcnow(),
+            )
+        )  # fmt: skip
+        from bot.cards import audit
+
+        audit.record(store.session, turn.advisor, client.id, "alias", alias)
+    store.session.refresh(client)
+    card = ClientCard.of(client)
+    reply = base_reply(turn, [Message("alias_recorded", {"who": card.who, "alias": alias})], card)
+    reply.extra["writes"] = [write_entry(card, "别名", alias, "alias" if created else EXISTS)]
+    return _keep_active(turn, reply, client)
+
+
+# -- corrections ------------------------------------------------------------------------
+
+_WRONG_CLIENT = re.compile(
+    r"记错人|记错客户|记错卡|不是他的|不是她的|搞错人|弄错人|应该记在|应该记到|记串了"
+)
+_INSTEAD = re.compile(
+    r"不是(?P<wrong>[^,，。是]{1,20})[,，\s]*(?:而)?是(?P<right>[^,，。]{1,30})"
+    r"|是(?P<right2>[^,，。]{1,30}?)[,，\s]*不是(?P<wrong2>[^,，。]{1,20})"
+    r"|(?:应该是|改成|改为|换成)(?P<right3>[^,，。]{1,30})"
+)
+_NAMED_DELETE = re.compile(
+    r"(?:删掉|删了|删除|去掉|划掉|撤掉)(?P<a>[^,，。]{2,20}?)(?:那条|这条|那一条)|把(?P<b>[^,，。]{2,20}?)(?:那条|这条)?(?:删掉|删了|删除|去掉|划掉)"
+)
+_FILLER = re.compile(
+    r"刚才|刚刚|记错了|搞错了|弄错了|写错了|说错了|不对|帮我|麻烦|一下|吧|啊|哈|了"
+)
+
+
+def correct_record(store: CardStore, turn: Turn) -> Reply:
+    writer = CardWriter(store.session, store.vocabulary, turn.advisor)
+    resolver = Resolver(store, turn)
+    last = writer.last_write()
+    if _WRONG_CLIENT.search(turn.text) and resolver.mentions:
+        return _move(store, turn, resolver, writer)
+    named = _NAMED_DELETE.search(turn.text)
+    if named:
+        words = _FILLER.sub("", named.group("a") or named.group("b") or "").strip()
+        target = resolver.target()
+        client = target.client if target.kind == CLIENT else (last.client if last else None)
+        found = writer.find_current(client, words) if client is not None and words else None
+        if found is not None:
+            return _retracted(store, turn, writer, found)
+    if last is None:
+        return base_reply(turn, [Message("nothing_to_undo")])
+    instead = _INSTEAD.search(turn.text)
+    if instead:
+        right = next(instead.group(g) for g in ("right", "right2", "right3") if instead.group(g))
+        right = _FILLER.sub("", right).strip(" ,，。的")
+        parsed = parse_value(right, store.vocabulary, today()) if right else None
+        if parsed is not None:
+            client = last.client
+            category = last.category
+            if store.vocabulary.category_of(parsed.value) not in (None, category):
+                category = parsed.category
+            old_label = PreferenceView.of(last).label
+            writer.retract(last, f"改为「{parsed.value}」")
+            outcome = writer.write(client, ParsedPreference(category, parsed.value, parsed.when))
+            store.session.refresh(client)
+            card = ClientCard.of(client)
+            label = PreferenceView(category, parsed.value, "", "", "").label
+            reply = base_reply(
+                turn,
+                [Message("record_corrected", {"who": card.who, "old": old_label, "label": label})],
+                card,
+            )
+            reply.extra["writes"] = [
+                write_entry(card, last.category, last.value, "retracted"),
+                write_entry(card, category, parsed.value, outcome.change),
+            ]
+            return reply
+    return _retracted(store, turn, writer, last)
+
+
+def _retracted(store: CardStore, turn: Turn, writer: CardWriter, preference: Any) -> Reply:
+    client = preference.client
+    label = PreferenceView.of(preference).label
+    restored = writer.retract(preference)
+    store.session.refresh(client)
+    card = ClientCard.of(client)
+    messages = [Message("record_retracted", {"who": card.who, "label": label})]
+    if restored:
+        back = "、".join(f"「{p.value}」" for p in restored)
+        messages.append(Message("record_restored", {"values": back}))
+    reply = base_reply(turn, messages, card)
+    reply.extra["writes"] = [write_entry(card, preference.category, preference.value, "retracted")]
+    return reply
+
+
+def _move(store: CardStore, turn: Turn, resolver: Resolver, writer: CardWriter) -> Reply:
+    last = writer.last_write()
+    if last is None:
+        return base_reply(turn, [Message("nothing_to_undo")])
+    # 记错人了 应该是钱女士: the client named who is not the card it went onto.
+    others = [m for m in resolver.mentions if m.text not in (last.client.name,)]
+    target = resolver.named(others[-1]) if others else resolver.named(resolver.mentions[-1])
+    if target.kind == CHOOSE:
+        return choose_reply(turn, target.mention, target.candidates, "move",
+                            {"preference_id": last.id})  # fmt: skip
+    if target.kind != CLIENT or target.client is None:
+        return not_found_reply(turn, target.mention, "write_not_found")
+    return move_to(store, turn, writer, last, target.client)
+
+
+def move_to(
+    store: CardStore, turn: Turn, writer: CardWriter, preference: Any, target: Client
+) -> Reply:
+    source = preference.client
+    if source.id == target.id:
+        card = ClientCard.of(source)
+        return base_reply(turn, [Message("move_same_client", {"who": card.who})], card)
+    label = PreferenceView.of(preference).label
+    writer.move(preference, target)
+    store.session.refresh(source)
+    store.session.refresh(target)
+    from_card, to_card = ClientCard.of(source), ClientCard.of(target)
+    message = Message(
+        "record_moved", {"label": label, "from_who": from_card.who, "to_who": to_card.who}
+    )
+    reply = base_reply(turn, [message], to_card)
+    reply.extra["writes"] = [
+        write_entry(from_card, preference.category, preference.value, "moved_out"),
+        write_entry(to_card, preference.category, preference.value, "moved"),
+    ]
+    return reply
+
+
+# -- answering the copilot's question ------------------------------------------------------
+
+_REPLACE = re.compile(
+    r"替换|换掉|换成新|用新的|改成新|覆盖|更新|对|是的|嗯|好|replace", re.IGNORECASE
+)
+_KEEP = re.compile(r"都留|都保留|保留|两个都|两条都|都要|都对|keep", re.IGNORECASE)
+_CANCEL = re.compile(r"算了|不用了|取消|不记了|别记")
+
+
+def answer_pending(
+    store: CardStore, turn: Turn
+) -> tuple[str, Client | None, dict[str, Any]] | Reply:
+    """What the advisor's answer picks: (op, client, pending) or a Reply (asked again,
+    or nothing pending). ``option`` answers the replace question."""
+    pending = turn.slots.get(PENDING)
+    chosen = turn.entity("client_id")
+    if not isinstance(pending, dict):
+        if chosen and (client := store.get(chosen)) is not None:
+            return "lookup", client, {}
+        return base_reply(turn, [Message("nothing_pending")])
+    if pending.get("op") == "replace":
+        return "replace", store.get(str(pending.get("client_id"))), pending
+    if chosen:
+        return str(pending["op"]), store.get(chosen), pending
+    candidates = store.get_many(pending.get("candidates") or [])
+    from bot.cards.resolver import pick
+
+    picked = pick(turn.text, candidates, store)
+    if len(picked) == 1:
+        return str(pending["op"]), picked[0], pending
+    resolver = Resolver(store, turn)
+    if resolver.mentions and pending.get("any_client"):
+        target = resolver.target()
+        if target.kind == CLIENT:
+            return str(pending["op"]), target.client, pending
+        if target.kind == NOT_FOUND:
+            return not_found_reply(turn, target.mention, "write_not_found")
+    buttons = client_buttons(candidates)
+    reply = base_reply(turn, [Message("choice_unclear", {}, tuple(buttons))])
+    return ask(reply, AWAIT_CLIENT, pending, buttons)
+
+
+def answer_replace(
+    store: CardStore, turn: Turn, client: Client | None, pending: dict[str, Any]
+) -> Reply:
+    option = turn.entity("option") or ""
+    text = option or turn.text
+    if client is None:
+        return base_reply(turn, [Message("nothing_pending")])
+    if _CANCEL.search(text):
+        return base_reply(turn, [Message("write_cancelled")])
+    if _KEEP.search(text) or option == "keep":
+        return write_fact(store, turn, client, _fact_of(pending["fact"]), replace=False)
+    if _REPLACE.search(text) or option == "replace":
+        return write_fact(store, turn, client, _fact_of(pending["fact"]), replace=True)
+    reply = base_reply(turn, [Message("replace_unclear")])
+    buttons = [
+        Button("替换", intent_payload("choose_option", option="replace")),
+        Button("两条都保留", intent_payload("choose_option", option="keep")),
+    ]
+    return ask(reply, AWAIT_REPLACE, pending, buttons)
+
+
+def complete_card_op(
+    store: CardStore, turn: Turn, op: str, client: Client, pending: dict[str, Any]
+) -> Reply | None:
+    """Finish a card operation waiting on the choice; None if ``op`` is not a card one."""
+    if op == "lookup":
+        return card_reply(turn, client)
+    if op == "write":
+        return write_fact(store, turn, client, _fact_of(pending["fact"]))
+    if op == "move":
+        writer = CardWriter(store.session, store.vocabulary, turn.advisor)
+        from bot.cards.models import Preference
+
+        preference = store.session.get(Preference, pending.get("preference_id"))
+        if preference is None:
+            return base_reply(turn, [Message("nothing_to_undo")])
+        return move_to(store, turn, writer, preference, client)
+    return None

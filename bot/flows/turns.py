@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.cards import turns as card_turns
 from bot.cards.card import ClientCard, PreferenceView
 from bot.cards.models import Client, Preference, VisitNote
+from bot.cards.resolver import CHOOSE, CLIENT, NOT_FOUND, Resolver, spans
 from bot.cards.store import CardStore
 from bot.cards.turns import base_reply, choose_reply, not_found_reply
 from bot.clock import to_local, utcnow
@@ -31,8 +33,9 @@ from bot.flows.engine import (
 from bot.flows.facts import card_values, clean_fact, dislikes
 from bot.flows.scripts import GENERAL, load_library
 from bot.flows.summary import summarize
-from bot.replies import Message, Reply
-from bot.turn import ACTIVE_CLIENT, FLOW_STATE, FLOW_STEP, MODE, Turn
+from bot.nlu.preferences import ParsedPreference, fact_span, parse_value
+from bot.replies import Button, Message, Reply
+from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, MODE, PENDING, Turn
 
 WALK_IN_ADDRESS = "您好"
 _BACK_WORDS = ("上一步", "退回", "返回上", "倒回")
@@ -104,6 +107,10 @@ def flow_reply(
         messages.append(
             Message("step_skipped", {"skipped": titles, "first": flow.step(move.skipped[0]).title})
         )
+    safety = card.safety_line() if card else None
+    if safety and not any(m.key == "client_card" for m in messages):
+        # Allergies head every reply about the client being served.
+        messages.insert(0, Message("safety_header", {"line": safety}))
     group = (move.scripts if move else None) or session.step
     avoid = dislikes(card) if card else []
     suggestions = suggest(load_library(), session, group, _values(card, session), avoid)
@@ -140,23 +147,20 @@ def flow_reply(
     return reply
 
 
-def _resolve_client(store: CardStore, turn: Turn, intent: str) -> Client | Reply | None:
+def _resolve_client(store: CardStore, turn: Turn, op: str) -> Client | Reply | None:
     """The client named in the turn; a Reply when the advisor must choose or nothing matched."""
-    chosen = turn.entity("client_id")
-    if chosen:
-        return store.get(chosen) or not_found_reply(turn, chosen)
-    mention, clients = store.resolve(turn.text, turn.entity_text("client_name"))
-    if mention is None:
-        return None
-    if not clients:
-        return not_found_reply(turn, mention)
-    if len(clients) > 1:
-        return choose_reply(turn, mention, clients, intent)
-    return clients[0]
+    target = Resolver(store, turn).target()
+    if target.kind == CLIENT:
+        return target.client if target.via == "named" else None
+    if target.kind == NOT_FOUND:
+        return not_found_reply(turn, target.mention)
+    if target.kind == CHOOSE:
+        return choose_reply(turn, target.mention, target.candidates, op)
+    return None
 
 
 def start_reception(store: CardStore, turn: Turn) -> Reply:
-    client = _resolve_client(store, turn, "start_reception")
+    client = _resolve_client(store, turn, "reception")
     if isinstance(client, Reply):
         return client
     flow = load_flows()["reception"]
@@ -195,23 +199,64 @@ def _describe(flow: Flow, move: Move) -> Message:
     return Message("step_stay", {"step_title": step.title, "evidence": step.evidence})
 
 
+def _card_fact(
+    store: CardStore, turn: Turn, resolver: Resolver
+) -> tuple[int, ParsedPreference] | None:
+    """A relayed statement that is a fact for the card (她说她对芒果过敏, 他喜欢坐包间)."""
+    span = fact_span(turn.text, spans(resolver.mentions), store.vocabulary)
+    if span is None:
+        return None
+    parsed = parse_value(span[1], store.vocabulary, card_turns.today())
+    if parsed is None or parsed.category not in store.vocabulary.relayed_card_categories:
+        return None
+    if store.vocabulary.category_of(span[1]) is None:
+        return None
+    return span[0], parsed
+
+
 def relay_signal(store: CardStore, turn: Turn, signal: str | None = None) -> Reply:
-    """File what the client said (``signal`` defaults to the turn's intent) and move on."""
+    """File what the client said (``signal`` defaults to the turn's intent) and move on.
+
+    A statement that is a fact about the client also goes onto the card, during a
+    reception or not; with no reception open, nothing starts one silently.
+    """
     active = current(turn)
+    resolver = Resolver(store, turn)
+    fact = _card_fact(store, turn, resolver)
     if active is None:
-        # A client signal with no session open starts a reception for the active card.
-        flow = load_flows()["reception"]
-        client = store.get(turn.active_client_id) if turn.active_client_id else None
-        session = open_session(
-            flow, _scenario(store, turn, client), client.id if client else None, utcnow()
-        )
-    else:
-        flow, session = active
+        if fact is not None:
+            return card_turns.write_to_target(store, turn, resolver.target(fact[0]), fact[1])
+        return _no_session(store, turn, resolver)
+    flow, session = active
     if session.product is None:
         session.product = turn.entity_text("product")
-    mention = next((m.text for m in store.mentions(turn.text)), None)
+    mention = resolver.mentions[0].text if resolver.mentions else None
     move = relay(flow, session, signal or turn.intent, clean_fact(turn.text, mention))
-    return flow_reply(store, turn, flow, session, [_describe(flow, move)], move)
+    reply = flow_reply(store, turn, flow, session, [_describe(flow, move)], move)
+    if fact is not None:
+        written = card_turns.write_to_target(store, turn, resolver.target(fact[0]), fact[1])
+        reply.messages[:0] = written.messages
+        for key in ("writes", "question", "not_found"):
+            if key in written.extra:
+                reply.extra[key] = written.extra[key]
+        reply.slots.update({k: v for k, v in written.slots.items() if k in (AWAITING, PENDING)})
+        if written.client is not None and written.client.id == session.client_id:
+            reply.client = written.client
+    return reply
+
+
+def _no_session(store: CardStore, turn: Turn, resolver: Resolver) -> Reply:
+    """A relayed statement with no reception open: say so, offer to start one."""
+    target = resolver.target()
+    client = target.client if target.kind == CLIENT else None
+    buttons: tuple[Button, ...] = ()
+    if client is not None:
+        payload = card_turns.intent_payload("start_reception", client_id=client.id)
+        buttons = (Button(f"开始接待{ClientCard.of(client).address}", payload),)
+    reply = base_reply(turn, [Message("relay_no_session", {}, buttons)])
+    if target.kind == NOT_FOUND:
+        reply.extra["not_found"] = target.mention
+    return reply
 
 
 def next_step(store: CardStore, turn: Turn) -> Reply:
@@ -247,11 +292,11 @@ def jump_step(store: CardStore, turn: Turn) -> Reply:
 
 def report_complaint(store: CardStore, turn: Turn) -> Reply:
     active = current(turn)
-    mentions = store.mentions(turn.text)
+    mentions = Resolver(store, turn).mentions
     if active and active[0].mode == "complaint" and not mentions:
         # More detail about the complaint already open, not a new one.
         return relay_signal(store, turn, "client_problem")
-    client = _resolve_client(store, turn, "report_complaint")
+    client = _resolve_client(store, turn, "complaint")
     if isinstance(client, Reply):
         return client
     if client is None and turn.active_client_id:

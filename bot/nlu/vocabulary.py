@@ -7,9 +7,11 @@ detector, so a new cue word is added in one place and every part agrees.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from bot.datafiles import Located, load_located
 from bot.paths import project_root
@@ -18,13 +20,29 @@ DEFAULT_VOCABULARY = Path("data/entities/vocabulary.yml")
 FALLBACK_CATEGORY = "习惯"
 
 
+# A single-character honorific variant (陈太) is only read as one when it does not
+# start an ordinary adverb phrase (太贵了, 太多).
+_NOT_AFTER_SHORT_VARIANT = "贵多少大小高低好累忙远近久快慢重轻长短热冷甜咸辣浓淡难了过不"
+
+Groups = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     honorifics: tuple[str, ...]
     surnames: tuple[str, ...]
     # Ordered by priority: the first category with a matching cue wins.
-    categories: tuple[tuple[str, tuple[str, ...]], ...]
-    products: tuple[tuple[str, tuple[str, ...]], ...]
+    categories: Groups
+    products: Groups
+    # honorific → the ways advisors mistype it (先生 → 先森)
+    honorific_variants: Groups = ()
+    # gender (男 / 女 / 任意) → words that point at a client without naming them
+    pronouns: Groups = ()
+    # topic → words: what a preference is about (see data/entities/vocabulary.yml)
+    topics: Groups = ()
+    supersede_families: tuple[tuple[str, ...], ...] = ()
+    # categories of a relayed statement that make it a fact for the card
+    relayed_card_categories: tuple[str, ...] = ()
 
     @property
     def category_names(self) -> tuple[str, ...]:
@@ -55,21 +73,70 @@ class Vocabulary:
         return best[1] if best else None
 
     def honorific_pattern(self) -> re.Pattern[str]:
-        """Matches surname + honorific (王先生, 欧阳女士), longest alternatives first."""
-        surnames = "|".join(sorted(self.surnames, key=len, reverse=True))
-        honorifics = "|".join(sorted(self.honorifics, key=len, reverse=True))
-        return re.compile(f"({surnames})({honorifics})")
+        """Matches surname + honorific (王先生, 欧阳女士, 王先森, 陈太), longest first."""
+        return _honorific_pattern(self)
+
+    def canonical_honorific(self, written: str) -> str:
+        """先森 → 先生; an honorific as written if it is no known variant."""
+        for honorific, variants in self.honorific_variants:
+            if written in variants:
+                return honorific
+        return written
 
     def split_honorific(self, mention: str) -> tuple[str, str] | None:
-        """``王先生`` → ``("王", "先生")``; None when the mention is not of that form."""
+        """``王先生`` / ``王先森`` → ``("王", "先生")``; None when not of that form."""
         match = self.honorific_pattern().fullmatch(mention)
-        return (match.group(1), match.group(2)) if match else None
+        if not match:
+            return None
+        return match.group(1), self.canonical_honorific(match.group(2))
+
+    def topics_of(self, text: str) -> dict[str, str]:
+        """Topic → the longest topic word found in ``text`` (冰美式 → {咖啡: 美式})."""
+        found: dict[str, str] = {}
+        for topic, words in self.topics:
+            for word in words:
+                if word in text and len(word) > len(found.get(topic, "")):
+                    found[topic] = word
+        return found
+
+    def family_of(self, category: str) -> tuple[str, ...]:
+        """The categories whose values can contradict one in ``category``."""
+        for family in self.supersede_families:
+            if category in family:
+                return family
+        return (category,)
+
+    def pronoun_gender(self, text: str) -> str | None:
+        """男 / 女 when ``text`` points at the client with a gendered word, else None."""
+        for gender, words in self.pronouns:
+            if gender != "任意" and any(word in text for word in words):
+                return gender
+        return None
 
     def surname_of(self, name: str) -> str:
         for surname in sorted(self.surnames, key=len, reverse=True):
             if name.startswith(surname) and len(name) > len(surname):
                 return surname
         return name[:1]
+
+
+@cache
+def _honorific_pattern(vocabulary: Vocabulary) -> re.Pattern[str]:
+    surnames = "|".join(sorted(vocabulary.surnames, key=len, reverse=True))
+    written = set(vocabulary.honorifics)
+    for _, variants in vocabulary.honorific_variants:
+        written |= set(variants)
+    long_forms = sorted((w for w in written if len(w) > 1), key=len, reverse=True)
+    short = "|".join(re.escape(w) for w in written if len(w) == 1 and w in vocabulary.honorifics)
+    guarded = "|".join(
+        re.escape(w) for w in written if len(w) == 1 and w not in vocabulary.honorifics
+    )
+    options = [re.escape(w) for w in long_forms]
+    if short:
+        options.append(short)
+    if guarded:
+        options.append(f"(?:{guarded})(?![{_NOT_AFTER_SHORT_VARIANT}])")
+    return re.compile(f"({surnames})({'|'.join(options)})", re.IGNORECASE)
 
 
 def _word_list(node: Located, what: str) -> tuple[str, ...]:
@@ -91,14 +158,48 @@ def _grouped(node: Located, what: str) -> tuple[tuple[str, tuple[str, ...]], ...
     return tuple((name, _word_list(cues, f"{what}.{name}")) for name, cues in groups.items())
 
 
+T = TypeVar("T")
+
+
+def _optional(root: Located, key: str, parse: Callable[[Located, str], T], default: T) -> T:
+    """An optional section: the parsed value, or ``default`` when it is absent."""
+    node = root.optional(key)
+    return parse(node, key) if node is not None else default
+
+
+def _category_list(node: Located, categories: Groups) -> tuple[str, ...]:
+    known = {name for name, _ in categories}
+    for item, name in zip(node.items(), node.texts(), strict=True):
+        if name not in known:
+            raise item.error(f"'{name}' is not a preference category")
+    return tuple(node.texts())
+
+
+def _families(node: Located, categories: Groups) -> tuple[tuple[str, ...], ...]:
+    return tuple(_category_list(item, categories) for item in node.items())
+
+
 def parse_vocabulary(path: Path) -> Vocabulary:
     root = load_located(path)
+    categories = _grouped(root.get("preference_categories"), "preference_categories")
     vocabulary = Vocabulary(
         honorifics=_word_list(root.get("honorifics"), "honorifics"),
         surnames=_word_list(root.get("surnames"), "surnames"),
-        categories=_grouped(root.get("preference_categories"), "preference_categories"),
+        categories=categories,
         products=_grouped(root.get("products"), "products"),
+        honorific_variants=_grouped(root.get("honorific_variants"), "honorific_variants"),
+        pronouns=_grouped(root.get("pronouns"), "pronouns"),
+        topics=_grouped(root.get("topics"), "topics"),
+        supersede_families=_families(root.get("supersede_families"), categories),
+        relayed_card_categories=_category_list(root.get("relayed_card_categories"), categories),
     )
+    for honorific, _ in vocabulary.honorific_variants:
+        if honorific not in vocabulary.honorifics:
+            raise (
+                root.get("honorific_variants")
+                .get(honorific)
+                .error(f"'{honorific}' is not one of the honorifics")
+            )
     if FALLBACK_CATEGORY not in vocabulary.category_names:
         raise root.get("preference_categories").error(
             f"the fallback category '{FALLBACK_CATEGORY}' must be defined"
