@@ -111,9 +111,24 @@ def cmd_cards_show(args: argparse.Namespace) -> int:
         for index, client in enumerate(clients):
             if index:
                 print()
-            card = ClientCard.of(client)
+            card = ClientCard.of(client, history=args.history_limit if args.history else 0)
             print(f"[{card.id}]")
             print(card.render())
+            if args.history:
+                print(card.render_history())
+    return 0
+
+
+def cmd_cards_alias(args: argparse.Namespace) -> int:
+    with db.session_scope() as session:
+        store = CardStore(session)
+        client = store.get(args.client_id)
+        if client is None:
+            print(f"No card with id '{args.client_id}'.", file=sys.stderr)
+            return 1
+        _, created = store.add_alias(client, args.alias, "copilot cards alias", args.kind)
+    state = "added" if created else "already there"
+    print(f"Alias '{args.alias}' for {client.name} ({client.id}): {state}.")
     return 0
 
 
@@ -200,7 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_cards_import)
     show = cards_sub.add_parser("show", help="print the cards matching a name, 王先生 or id")
     show.add_argument("name")
+    show.add_argument("--history", action="store_true", help="also who changed what, when, where")
+    show.add_argument("--history-limit", type=int, default=30, help="changes shown (30)")
     show.set_defaults(func=cmd_cards_show)
+    alias = cards_sub.add_parser("alias", help="another name a client is found by (David)")
+    alias.add_argument("client_id")
+    alias.add_argument("alias")
+    alias.add_argument("--kind", choices=("alias", "nickname"), default="alias")
+    alias.set_defaults(func=cmd_cards_alias)
 
     advisors = sub.add_parser("advisors", help="advisors and their access tokens")
     adv_sub = advisors.add_subparsers(dest="advisors_command", required=True)

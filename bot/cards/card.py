@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cards.models import CURRENT, Client, Preference, VisitNote
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from bot.cards.models import CURRENT, Client, Preference, PreferenceEvent, VisitNote
 from bot.clock import local_iso, local_text
 from bot.nlu.vocabulary import load_vocabulary
 
@@ -79,6 +82,79 @@ def current_views(preferences: list[Preference]) -> tuple[PreferenceView, ...]:
     return tuple(sorted(views, key=lambda v: not v.safety))
 
 
+# How an event reads in a card's history.
+ACTION_WORDS = {
+    "added": "记下",
+    "superseded": "被替换",
+    "retracted": "撤回",
+    "retired": "不再成立",
+    "restored": "恢复",
+    "moved_in": "移入",
+    "moved_out": "移出",
+    "alias": "别名",
+}
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """One change on a card: who changed what, when, from which store."""
+
+    action: str
+    category: str
+    value: str
+    detail: str
+    advisor: str
+    store: str
+    at: str
+    at_text: str
+
+    @classmethod
+    def of(cls, event: PreferenceEvent) -> HistoryView:
+        return cls(
+            action=event.action,
+            category=event.category,
+            value=event.value,
+            detail=event.detail.split(" ", 1)[-1]
+            if event.detail.startswith("by:")
+            else event.detail,
+            advisor=event.advisor_name,
+            store=event.store,
+            at=local_iso(event.at),
+            at_text=local_text(event.at),
+        )
+
+    def to_payload(self) -> dict[str, str]:
+        return {
+            "action": self.action,
+            "category": self.category,
+            "value": self.value,
+            "detail": self.detail,
+            "advisor": self.advisor,
+            "store": self.store,
+            "at": self.at,
+        }
+
+    def render(self) -> str:
+        word = ACTION_WORDS.get(self.action, self.action)
+        detail = f"（{self.detail}）" if self.detail else ""
+        who = f"{self.advisor}@{self.store}"
+        return f"{self.at_text} {who} {word} {self.category}：{self.value}{detail}"
+
+
+def card_history(client: Client, limit: int) -> tuple[HistoryView, ...]:
+    """The latest ``limit`` changes to the client's card, newest first."""
+    session = object_session(client)
+    if session is None or limit <= 0:
+        return ()
+    events = session.scalars(
+        select(PreferenceEvent)
+        .where(PreferenceEvent.client_id == client.id)
+        .order_by(PreferenceEvent.id.desc())
+        .limit(limit)
+    )
+    return tuple(HistoryView.of(e) for e in events)
+
+
 @dataclass(frozen=True)
 class NoteView:
     kind: str
@@ -135,12 +211,14 @@ class ClientCard:
     preferences: tuple[PreferenceView, ...]
     notes: tuple[NoteView, ...]
     aliases: tuple[str, ...] = ()
+    history: tuple[HistoryView, ...] = ()
 
-    # How many notes a card carries in replies: the latest matter mid-service.
+    # How many notes and changes a card carries in replies: the latest matter mid-service.
     NOTES_SHOWN = 5
+    HISTORY_SHOWN = 10
 
     @classmethod
-    def of(cls, client: Client) -> ClientCard:
+    def of(cls, client: Client, history: int = HISTORY_SHOWN) -> ClientCard:
         return cls(
             id=client.id,
             name=client.name,
@@ -154,6 +232,7 @@ class ClientCard:
             wecom_external_userid=client.wecom_external_userid,
             preferences=current_views(client.preferences),
             aliases=tuple(a.alias for a in client.aliases),
+            history=card_history(client, history),
             notes=tuple(NoteView.of(n) for n in client.notes[: cls.NOTES_SHOWN]),
         )
 
@@ -193,6 +272,7 @@ class ClientCard:
             "safety": [p.value for p in self.preferences if p.safety],
             "preferences": [p.to_payload() for p in self.preferences],
             "notes": [n.to_payload() for n in self.notes],
+            "history": [h.to_payload() for h in self.history],
         }
 
     def render(self) -> str:
@@ -217,3 +297,8 @@ class ClientCard:
             latest = self.notes[0]
             lines.append(f"最近记录（{latest.created_text} {latest.store}）：{latest.summary}")
         return "\n".join(lines)
+
+    def render_history(self) -> str:
+        if not self.history:
+            return "改动记录：还没有"
+        return "\n".join(["改动记录（新的在前）：", *(f"· {h.render()}" for h in self.history)])

@@ -187,11 +187,15 @@ def parse_vocabulary(path: Path) -> Vocabulary:
         surnames=_word_list(root.get("surnames"), "surnames"),
         categories=categories,
         products=_grouped(root.get("products"), "products"),
-        honorific_variants=_grouped(root.get("honorific_variants"), "honorific_variants"),
-        pronouns=_grouped(root.get("pronouns"), "pronouns"),
-        topics=_grouped(root.get("topics"), "topics"),
-        supersede_families=_families(root.get("supersede_families"), categories),
-        relayed_card_categories=_category_list(root.get("relayed_card_categories"), categories),
+        honorific_variants=_optional(root, "honorific_variants", _grouped, ()),
+        pronouns=_optional(root, "pronouns", _grouped, ()),
+        topics=_optional(root, "topics", _grouped, ()),
+        supersede_families=_optional(
+            root, "supersede_families", lambda n, _: _families(n, categories), ()
+        ),
+        relayed_card_categories=_optional(
+            root, "relayed_card_categories", lambda n, _: _category_list(n, categories), ()
+        ),
     )
     for honorific, _ in vocabulary.honorific_variants:
         if honorific not in vocabulary.honorifics:

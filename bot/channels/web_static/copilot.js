@@ -58,7 +58,7 @@ const Copilot = (() => {
     const prefs = client.preferences || [];
     target.append(el("h3", { class: "small" }, "偏好"));
     target.append(prefs.length
-      ? el("ul", { class: "prefs" }, prefs.map((p) => el("li", {}, `${p.category}：${p.value}`, el("span", { class: "muted small" }, `（${p.recorded_by}@${p.store}）`))))
+      ? el("ul", { class: "prefs" }, prefs.map((p) => el("li", p.safety ? { class: "safety" } : {}, `${p.safety ? "⚠️ " : ""}${p.category}：${p.value}`, el("span", { class: "muted small" }, `（${p.recorded_by}@${p.store}）`))))
       : el("p", { class: "muted" }, "还没有记录"));
     const notes = client.notes || [];
     if (notes.length) {
