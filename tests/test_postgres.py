@@ -20,6 +20,10 @@ from bot.cards import db
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, apply_rows, read_rows
 from bot.cards.store import CardStore
+from bot.cards.writes import CardWriter
+from bot.nlu.preferences import ParsedPreference
+
+SHANGHAI = AdvisorIdentity("A001", "李娜", "上海恒隆店", "advisor")
 
 pytestmark = pytest.mark.postgres
 
@@ -89,14 +93,20 @@ def test_migrate_import_find_and_record(pg_url: str, tmp_path: Path) -> None:
         assert sorted(c.name for c in store.find("王先生")) == ["王建国", "王志强"]
         assert [m.text for m in store.mentions("记一下,王建国不吃蒜")] == ["王建国"]
         wang = store.find("王建国")[0]
-        store.add_preference(
-            wang, "忌口", "不吃蒜", AdvisorIdentity("A001", "李娜", "上海恒隆店", "advisor")
-        )
+        writer = CardWriter(session, store.vocabulary, SHANGHAI)
+        writer.write(wang, ParsedPreference("忌口", "不吃辣"))
+        writer.write(wang, ParsedPreference("口味", "能吃辣", change=True))  # supersedes
+        writer.write(wang, ParsedPreference("忌口", "不吃蒜"))
+        honorific = store.mentions("王先森来了")[0]
+        ranked = store.candidates(honorific, SHANGHAI)
+        assert (ranked.total, ranked.clients[0].name) == (2, "王建国")  # A001's own client first
         beijing = AdvisorIdentity("A002", "陈思远", "北京SKP店", "advisor")
         store.add_note(wang, beijing, "试戴两地时", details={"facts": {"situation": ["经常出差"]}})
     with db.session_scope(pg_url) as session:
         card = ClientCard.of(CardStore(session).find("王建国")[0])
-    assert ("忌口", "不吃蒜") in {(p.category, p.value) for p in card.preferences}
+    current = {(p.category, p.value) for p in card.preferences}
+    assert ("忌口", "不吃蒜") in current and ("口味", "能吃辣") in current
+    assert ("忌口", "不吃辣") not in current
     assert card.notes[0].details == {"facts": {"situation": ["经常出差"]}}
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,6 +49,14 @@ class Client(Base):
     """A client's card header; preferences and notes hang off it."""
 
     __tablename__ = "clients"
+    # The lookups of bot/cards/store.py: 王先生 (surname + honorific), ranked by the
+    # advisor's own clients, their store's, and recent activity, each a LIMIT probe.
+    __table_args__ = (
+        Index("ix_clients_surname_honorific", "surname", "honorific"),
+        Index("ix_clients_advisor_surname", "advisor", "surname"),
+        Index("ix_clients_store_surname", "home_store", "surname"),
+        Index("ix_clients_surname_updated", "surname", "updated_at"),
+    )
 
     id = Column(String(64), primary_key=True)
     name = Column(String(64), nullable=False, index=True)
@@ -60,7 +69,7 @@ class Client(Base):
     advisor = Column(String(64), nullable=False, default="")
     # The surname as the vocabulary splits it (欧阳 for 欧阳晨), kept so that
     # 欧阳先生 is an indexed lookup rather than a scan of every name.
-    surname = Column(String(8), nullable=False, default="", index=True)
+    surname = Column(String(8), nullable=False, default="")
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 

@@ -49,6 +49,10 @@ class Target:
     candidates: list[Client] = field(default_factory=list)
     # "named" when the message named the client, "active" when the card on screen stood in.
     via: str = ""
+    # For CHOOSE: how many clients answer to the name (candidates holds the best few),
+    # and the mention itself, so an answer can narrow beyond those shown.
+    total: int = 0
+    named_as: Mention | None = None
 
 
 def nlu_spans(turn: Turn) -> list[tuple[int, int]]:
@@ -94,16 +98,19 @@ class Resolver:
         return self.store.get(client_id) if client_id else None
 
     def named(self, mention: Mention) -> Target:
-        clients = self.store.find(mention)
-        if not clients:
+        found = self.store.candidates(mention, self.turn.advisor)
+        if found.total == 0:
             return Target(NOT_FOUND, mention=mention.text)
-        if len(clients) == 1:
-            return Target(CLIENT, clients[0], mention.text, via="named")
+        if found.total == 1:
+            return Target(CLIENT, found.clients[0], mention.text, via="named")
         active = self.active
-        if active is not None and any(c.id == active.id for c in clients):
+        if active is not None and self.store.means(mention, active):
             # 王先生 while 王建国 is on screen: the one being served.
             return Target(CLIENT, active, mention.text, via="named")
-        return Target(CHOOSE, mention=mention.text, candidates=clients)
+        return Target(
+            CHOOSE, mention=mention.text, candidates=found.clients, total=found.total,
+            named_as=mention,
+        )  # fmt: skip
 
     def target(self, fact_at: int | None = None) -> Target:
         """Whose card this turn is about (``fact_at``: where the fact starts)."""

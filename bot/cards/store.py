@@ -8,8 +8,11 @@ lookup reads the whole client table.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,6 +39,21 @@ from bot.cards.names import (
 from bot.clock import utcnow
 from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 
+# Candidates shown for a name many clients answer to; how far a count goes
+# before it is "more than 1000"; how many a typed query (CLI) lists.
+SHOWN = 5
+COUNT_CAP = 1000
+FIND_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The best few clients a mention may mean, and how many there are in all."""
+
+    clients: list[Client]
+    total: int
+
+
 # Honorifics that say the client's gender; the rest (总, 老师, 医生 …) do not.
 MALE_HONORIFICS = {"先生", "哥"}
 FEMALE_HONORIFICS = {"女士", "小姐", "太太", "夫人", "姐", "阿姨"}
@@ -47,13 +65,6 @@ def honorific_gender(honorific: str) -> str:
     if honorific in FEMALE_HONORIFICS:
         return "女"
     return ""
-
-
-def honorific_fits(client: Client, honorific: str) -> bool:
-    """Could 王先生 / 王总 mean this client? A gendered honorific must match the
-    card's gender; a neutral one (总, 老师) fits anyone with that surname."""
-    gender = honorific_gender(honorific)
-    return not gender or not client.gender or client.gender == gender
 
 
 class CardStore:
@@ -78,63 +89,126 @@ class CardStore:
 
     # -- finding ----------------------------------------------------------------
 
-    def find(self, query: str | Mention) -> list[Client]:
-        """Clients a mention (or a typed query: id, external id, name, alias, 王先生) names."""
+    def find(self, query: str | Mention, limit: int = FIND_LIMIT) -> list[Client]:
+        """Clients a mention (or a typed query: id, external id, name, alias, 王先生) names,
+        by id, at most ``limit``."""
         if isinstance(query, Mention):
-            return self._find_mention(query)
-        query = query.strip()
-        if not query:
-            return []
-        exact = self.session.scalars(
-            select(Client)
-            .where(
-                (Client.id == query)
-                | (Client.wecom_external_userid == query)
-                | (Client.name == query)
-            )
-            .order_by(Client.id)
-        ).all()
-        if exact:
-            return list(exact)
-        mentions = self.mentions(query)
-        whole = [m for m in mentions if m.start == 0 and m.end == len(query)]
-        return self._find_mention(whole[0]) if whole else []
-
-    def _find_mention(self, mention: Mention) -> list[Client]:
-        if mention.kind == NAME:
-            return list(
-                self.session.scalars(
-                    select(Client).where(Client.name == mention.text).order_by(Client.id)
-                )
-            )
-        if mention.kind == ALIAS:
-            query = (
+            where = self._where(query)
+        else:
+            query = query.strip()
+            if not query:
+                return []
+            exact = self.session.scalars(
                 select(Client)
-                .join(ClientAlias, ClientAlias.client_id == Client.id)
-                .where(ClientAlias.key == mention.key)
-            )
-            if mention.surname:
-                query = query.where(Client.surname == mention.surname)
-            return list(self.session.scalars(query.order_by(Client.id)).unique())
-        if mention.kind == HONORIFIC:
-            return self._by_honorific(mention.surname, mention.honorific)
-        if mention.kind == EXTERNAL:
-            return list(
-                self.session.scalars(
-                    select(Client).where(Client.wecom_external_userid == mention.text)
+                .where(
+                    (Client.id == query)
+                    | (Client.wecom_external_userid == query)
+                    | (Client.name == query)
                 )
-            )
-        # An NLU span the store does not know in any form: a name, but nobody's.
-        return []
+                .order_by(Client.id)
+                .limit(limit)
+            ).all()
+            if exact:
+                return list(exact)
+            whole = [m for m in self.mentions(query) if m.start == 0 and m.end == len(query)]
+            where = self._where(whole[0]) if whole else None
+        if where is None:
+            return []
+        query_ = select(Client).where(*where).order_by(Client.id).limit(limit)
+        return list(self.session.scalars(query_))
 
-    def _by_honorific(self, surname: str, honorific: str) -> list[Client]:
-        same_surname = self.session.scalars(
-            select(Client).where(Client.surname == surname).order_by(Client.id)
-        ).all()
-        # 张女士 means the 张 recorded as 女士 if there is one; only otherwise any
-        # client the honorific fits (a 小姐 or 太太 is also addressed as 女士).
-        exact = [c for c in same_surname if c.honorific == honorific]
-        return exact or [c for c in same_surname if honorific_fits(c, honorific)]
+    def candidates(self, mention: Mention, advisor: AdvisorIdentity | None = None) -> Candidates:
+        """The clients ``mention`` may mean, best first: the advisor's own clients, then
+        their store's, then the most recently active; at most SHOWN, with the total.
+
+        Each ranking is its own indexed query with a LIMIT, so 王先生 among a million
+        cards costs a few index probes, not a sort of every 王.
+        """
+        where = self._where(mention)
+        if where is None:
+            return Candidates([], 0)
+        total = self._count(where)
+        if total == 0:
+            return Candidates([], 0)
+        if total <= SHOWN:
+            found = list(self.session.scalars(select(Client).where(*where).order_by(Client.id)))
+            return Candidates(self._rank(found, advisor), total)
+        picked: dict[str, Client] = {}
+        queries = []
+        if advisor is not None:
+            queries.append(select(Client).where(*where, Client.advisor == advisor.id))
+            queries.append(select(Client).where(*where, Client.home_store == advisor.store))
+        queries.append(select(Client).where(*where).order_by(Client.updated_at.desc()))
+        for query in queries:
+            for client in self.session.scalars(query.limit(SHOWN)):
+                picked.setdefault(client.id, client)
+        return Candidates(self._rank(list(picked.values()), advisor)[:SHOWN], total)
+
+    def narrow(self, mention: Mention, answer: str) -> list[Client]:
+        """The clients ``mention`` may mean that fit an answer naming a phone tail or a
+        full name (尾号0006, 赵子轩): for an answer about someone not among those shown."""
+        where = self._where(mention)
+        if where is None:
+            return []
+        filters = []
+        if tail := re.search(r"(\d{4})", answer):
+            filters.append(Client.phone.endswith(tail.group(1)))
+        names = [n for n in cjk_substrings(answer) if n.startswith(mention.surname or "\0")]
+        if names:
+            filters.append(Client.name.in_(names))
+        if not filters:
+            return []
+        query = select(Client).where(*where, *filters).order_by(Client.id).limit(SHOWN + 1)
+        return list(self.session.scalars(query))
+
+    def means(self, mention: Mention, client: Client) -> bool:
+        """Could ``mention`` mean ``client``? (王先生 while 王建国 is being served.)"""
+        where = self._where(mention)
+        if where is None:
+            return False
+        query = select(Client.id).where(*where, Client.id == client.id)
+        return self.session.scalar(query) is not None
+
+    @staticmethod
+    def _rank(clients: list[Client], advisor: AdvisorIdentity | None) -> list[Client]:
+        def key(client: Client) -> tuple[bool, bool, float]:
+            mine = advisor is not None and client.advisor == advisor.id
+            here = advisor is not None and client.home_store == advisor.store
+            return (not mine, not here, -client.updated_at.timestamp())
+
+        return sorted(clients, key=key)
+
+    def _count(self, where: list[Any]) -> int:
+        capped = select(Client.id).where(*where).limit(COUNT_CAP).subquery()
+        return int(self.session.scalar(select(func.count()).select_from(capped)) or 0)
+
+    def _where(self, mention: Mention) -> list[Any] | None:
+        """The conditions that select the clients ``mention`` names; None for nobody."""
+        if mention.kind == NAME:
+            return [Client.name == mention.text]
+        if mention.kind == ALIAS:
+            owners = select(ClientAlias.client_id).where(ClientAlias.key == mention.key)
+            where = [Client.id.in_(owners)]
+            if mention.surname:
+                where.append(Client.surname == mention.surname)
+            return where
+        if mention.kind == HONORIFIC:
+            return self._honorific_where(mention.surname, mention.honorific)
+        if mention.kind == EXTERNAL:
+            return [Client.wecom_external_userid == mention.text]
+        # An NLU span the store does not know in any form: a name, but nobody's.
+        return None
+
+    def _honorific_where(self, surname: str, honorific: str) -> list[Any]:
+        """张女士 means the 张 recorded as 女士 if there is one; only otherwise any 张 the
+        honorific fits (a 小姐 or 太太 is also addressed as 女士; 王总 fits any 王)."""
+        exact = [Client.surname == surname, Client.honorific == honorific]
+        if self.session.scalar(select(Client.id).where(*exact).limit(1)) is not None:
+            return exact
+        gender = honorific_gender(honorific)
+        if gender:
+            return [Client.surname == surname, Client.gender.in_((gender, ""))]
+        return [Client.surname == surname]
 
     def mentions(self, text: str, nlu_spans: Sequence[tuple[int, int]] = ()) -> list[Mention]:
         """Every span of ``text`` that names a client, in message order.

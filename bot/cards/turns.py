@@ -10,6 +10,7 @@ kept in the ``pending`` slot and ``awaiting`` set so the answer is routed back.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import date
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from bot.cards.card import ClientCard, PreferenceView, phone_tail
 from bot.cards.models import Client, PreferenceEvent, VisitNote
+from bot.cards.names import Mention
 from bot.cards.resolver import (
     CHOOSE,
     CLIENT,
@@ -28,14 +30,14 @@ from bot.cards.resolver import (
     Target,
     spans,
 )
-from bot.cards.store import CardStore
+from bot.cards.store import COUNT_CAP, CardStore
 from bot.cards.writes import ASK, EXISTS, NOT_ON_CARD, RETIRED, CardWriter, WriteOutcome
 from bot.clock import to_local, utcnow
 from bot.nlu.preferences import ParsedPreference, fact_span, parse_alias, parse_value
 from bot.replies import Button, Message, Reply
 from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, PENDING, Turn
 
-# More matches than this are narrowed by asking for the store, phone tail or full name.
+# Buttons offered for a name many clients answer to; more are narrowed in words.
 MAX_CHOICES = 5
 RECENT_CLIENTS = 4
 # awaiting values (the categorical slot the dialogue rules see)
@@ -88,22 +90,26 @@ def client_buttons(clients: list[Client]) -> list[Button]:
     ]
 
 
-def choose_reply(
-    turn: Turn, mention: str, clients: list[Client], op: str, extra: dict[str, Any] | None = None
-) -> Reply:
-    """Several clients answer to ``mention``: ask which one, keeping ``op`` pending."""
-    if len(clients) > MAX_CHOICES:
-        reply = base_reply(
-            turn, [Message("client_too_many", {"mention": mention, "count": len(clients)})]
+def choose_reply(turn: Turn, target: Target, op: str, extra: dict[str, Any] | None = None) -> Reply:
+    """Several clients answer to the name: ask which one, the best few as buttons
+    (the advisor's own, their store's, the most recent), keeping ``op`` pending."""
+    clients = target.candidates[:MAX_CHOICES]
+    reply = base_reply(turn, [])
+    if target.total > len(clients):
+        total = f"{target.total}+" if target.total >= COUNT_CAP else str(target.total)
+        reply.messages.append(
+            Message(
+                "client_too_many",
+                {"mention": target.mention, "count": total, "shown": len(clients)},
+            )
         )
-        clients = clients[:MAX_CHOICES]
-    else:
-        reply = base_reply(turn, [])
     buttons = client_buttons(clients)
     reply.messages.append(
-        Message("client_choose", {"mention": mention, "count": len(clients)}, tuple(buttons))
+        Message("client_choose", {"mention": target.mention, "count": len(clients)}, tuple(buttons))
     )
     pending = {"op": op, "text": turn.text, "candidates": [c.id for c in clients], **(extra or {})}
+    if target.named_as is not None:
+        pending["mention"] = dataclasses.asdict(target.named_as)
     return ask(reply, AWAIT_CLIENT, pending, buttons)
 
 
@@ -155,7 +161,7 @@ def lookup_client(store: CardStore, turn: Turn) -> Reply:
     if target.kind == CLIENT and target.client is not None:
         return card_reply(turn, target.client)
     if target.kind == CHOOSE:
-        return choose_reply(turn, target.mention, target.candidates, "lookup")
+        return choose_reply(turn, target, "lookup")
     if target.kind == NOT_FOUND:
         return not_found_reply(turn, target.mention)
     return base_reply(turn, [Message("ask_client_name")])
@@ -283,9 +289,7 @@ def write_to_target(
     if target.kind == CLIENT and target.client is not None:
         return write_fact(store, turn, target.client, parsed)
     if target.kind == CHOOSE:
-        return choose_reply(
-            turn, target.mention, target.candidates, "write", {"fact": _fact_dict(parsed)}
-        )
+        return choose_reply(turn, target, "write", {"fact": _fact_dict(parsed)})
     if target.kind == NOT_FOUND:
         return not_found_reply(turn, target.mention, "write_not_found")
     if target.kind == MISMATCH and target.client is not None:
@@ -319,7 +323,7 @@ def _record_alias(store: CardStore, turn: Turn, resolver: Resolver, alias: str, 
         if target.kind == NOT_FOUND:
             return not_found_reply(turn, target.mention, "write_not_found")
         if target.kind == CHOOSE:
-            return choose_reply(turn, target.mention, target.candidates, "lookup")
+            return choose_reply(turn, target, "lookup")
         return base_reply(turn, [Message("ask_client_name")])
     client = target.client
     _, created = store.add_alias(client, alias, turn.advisor.name, kind)
@@ -427,8 +431,7 @@ def _move(store: CardStore, turn: Turn, resolver: Resolver, writer: CardWriter) 
     others = [m for m in resolver.mentions if m.text not in (last.client.name,)]
     target = resolver.named(others[-1]) if others else resolver.named(resolver.mentions[-1])
     if target.kind == CHOOSE:
-        return choose_reply(turn, target.mention, target.candidates, "move",
-                            {"preference_id": last.id})  # fmt: skip
+        return choose_reply(turn, target, "move", {"preference_id": last.id})
     if target.kind != CLIENT or target.client is None:
         return not_found_reply(turn, target.mention, "write_not_found")
     return move_to(store, turn, writer, last, target.client)
@@ -485,6 +488,9 @@ def answer_pending(
     from bot.cards.resolver import pick
 
     picked = pick(turn.text, candidates, store)
+    if not picked and isinstance(pending.get("mention"), dict):
+        # 尾号0006 for a 赵先生 beyond the few shown
+        picked = store.narrow(Mention(**pending["mention"]), turn.text)
     if len(picked) == 1:
         return str(pending["op"]), picked[0], pending
     resolver = Resolver(store, turn)

@@ -155,7 +155,7 @@ def _resolve_client(store: CardStore, turn: Turn, op: str) -> Client | Reply | N
     if target.kind == NOT_FOUND:
         return not_found_reply(turn, target.mention)
     if target.kind == CHOOSE:
-        return choose_reply(turn, target.mention, target.candidates, op)
+        return choose_reply(turn, target, op)
     return None
 
 
