@@ -1,4 +1,5 @@
-"""The Rasa server's action endpoint, with connections kept open between calls.
+"""The Rasa server's calls to its backends: the action endpoint with connections
+kept open between calls, and the NLU endpoint's headers actually sent.
 
 Rasa's ``EndpointConfig`` opens a new aiohttp session, and with it a new TCP
 connection, for every action call: every turn pays a connect on the Rasa side
@@ -6,6 +7,14 @@ and a new connection on the action server's. This endpoint keeps one session
 (one small connection pool) for the server's lifetime. Idle connections are
 dropped after 2 s, before the action server (Sanic, 5 s keep-alive) would close
 them, so a call never goes out on a connection the other side has just closed.
+The ``headers`` of the endpoint's entry in endpoints.yml carry the run's secret
+(``bot.backend_auth``): ``EndpointConfig.request`` adds them to every call, and
+the shared session is opened with them too.
+
+Rasa's NLU interpreter (``RasaNLUHttpInterpreter``, rasa 3.6) opens its session
+without the ``nlu:`` endpoint's headers and sends only the endpoint's ``token``,
+inside the JSON body, where the NLU service could check it only after reading
+the body. :func:`keep_connections` adds that endpoint's headers to the session.
 """
 
 from __future__ import annotations
@@ -63,8 +72,18 @@ class KeepAliveEndpoint(EndpointConfig):
             self._shared = None
 
 
+def send_nlu_headers(agent: Any) -> None:
+    """Make ``agent``'s NLU interpreter, if it has one, send its endpoint's headers."""
+    interpreter = getattr(agent, "http_interpreter", None)
+    if interpreter is not None and interpreter.endpoint_config.headers:
+        # The session's default headers go with every request it makes.
+        interpreter.session.headers.update(interpreter.endpoint_config.headers)
+
+
 def keep_connections(agent: Any) -> KeepAliveEndpoint | None:
-    """Give ``agent`` (and its processor) a keep-alive action endpoint, if it has one."""
+    """Set up ``agent``'s backend calls once its model is loaded: the NLU endpoint's
+    headers, and a keep-alive action endpoint (returned) if it has an action endpoint."""
+    send_nlu_headers(agent)
     endpoint = getattr(agent, "action_endpoint", None)
     if endpoint is None:
         return None

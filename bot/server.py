@@ -5,6 +5,11 @@ interprets messages; the Rasa server holds the conversations, decides each
 turn's action and hands interpretation to the NLU service through its ``nlu:``
 endpoint, so interpretation and dialogue run on different cores.
 
+The action server and the NLU service listen on 127.0.0.1 only and answer only
+requests that carry this run's secrets (``bot.backend_auth``): fresh ones are
+generated for every run and handed to the three processes in their environment;
+the endpoints file Rasa reads names the variables, not the secrets.
+
 Used by ``copilot up`` and by the end-to-end tests, so the tests exercise the
 same start-up path an operator uses.
 """
@@ -12,7 +17,6 @@ same start-up path an operator uses.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -26,8 +30,14 @@ from pathlib import Path
 
 import yaml
 
+from bot.backend_auth import (
+    ACTIONS_SECRET_ENV,
+    LOOPBACK,
+    NLU_SECRET_ENV,
+    bearer_header,
+    new_secret,
+)
 from bot.channels.wecom import settings as wecom
-from bot.nlu.server import TOKEN_ENV as NLU_TOKEN_ENV
 from bot.paths import project_root
 from bot.training import model_path
 
@@ -83,14 +93,15 @@ def _write_config(root: Path, name: str, folder: Path, changes: Mapping[str, obj
     return path
 
 
-def write_endpoints(
-    root: Path, actions_port: int, nlu_port: int, nlu_token: str, folder: Path
-) -> Path:
-    """endpoints.yml with this run's action server and NLU service (Rasa does not
-    expand environment variables in endpoint URLs)."""
+def write_endpoints(root: Path, actions_port: int, nlu_port: int, folder: Path) -> Path:
+    """endpoints.yml with this run's action server and NLU service and the headers
+    that carry the run's secrets, as ``${VARIABLE}`` references Rasa expands."""
     changes = {
-        "action_endpoint": {"url": f"http://127.0.0.1:{actions_port}/webhook"},
-        "nlu": {"url": f"http://127.0.0.1:{nlu_port}", "token": nlu_token},
+        "action_endpoint": {
+            "url": f"http://{LOOPBACK}:{actions_port}/webhook",
+            "headers": bearer_header(ACTIONS_SECRET_ENV),
+        },
+        "nlu": {"url": f"http://{LOOPBACK}:{nlu_port}", "headers": bearer_header(NLU_SECRET_ENV)},
     }
     return _write_config(root, "endpoints.yml", folder, changes)
 
@@ -132,16 +143,16 @@ def running(
         **(extra_env or {}),
         "COPILOT_DB_URL": db_url,
         "PYTHONUNBUFFERED": "1",
-        # A fresh secret per run: only this run's Rasa server may use the NLU service.
-        NLU_TOKEN_ENV: secrets.token_urlsafe(24),
+        # Fresh secrets per run: only this run's Rasa server may use the backends.
+        ACTIONS_SECRET_ENV: new_secret(),
+        NLU_SECRET_ENV: new_secret(),
     }
     model = str(model_path(root))
-    endpoints = write_endpoints(root, actions_port, nlu_port, env[NLU_TOKEN_ENV], log_dir)
-    local = "127.0.0.1"
+    endpoints = write_endpoints(root, actions_port, nlu_port, log_dir)
     servers = Servers(
-        rasa_url=f"http://{local}:{port}",
-        actions_url=f"http://{local}:{actions_port}",
-        nlu_url=f"http://{local}:{nlu_port}",
+        rasa_url=f"http://{LOOPBACK}:{port}",
+        actions_url=f"http://{LOOPBACK}:{actions_port}",
+        nlu_url=f"http://{LOOPBACK}:{nlu_port}",
         log_dir=log_dir,
         db_url=db_url,
         processes={},
@@ -149,10 +160,11 @@ def running(
     # name, log file, command line after the interpreter, URL that answers once ready
     plan = [
         ("the action server", "actions.log",
-         ["-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+         ["-m", "bot.action_server", "--actions", "actions", "--port", str(actions_port),
+          "--host", LOOPBACK],
          f"{servers.actions_url}/health"),
         ("the NLU service", "nlu.log",
-         ["-m", "bot.nlu.server", "--model", model, "--port", str(nlu_port)],
+         ["-m", "bot.nlu.server", "--model", model, "--port", str(nlu_port), "--host", LOOPBACK],
          f"{servers.nlu_url}/health"),
         ("the Rasa server", "rasa.log",
          ["-m", "rasa", "run", "--model", model, "--port", str(port), "--interface", host,

@@ -1,20 +1,23 @@
-"""The NLU service: same answers as Rasa's own parse, and Rasa's client speaks to it."""
+"""The NLU service: same answers as Rasa's own parse, and Rasa's client speaks to it
+with the run's secret in a header (the service refuses anything else)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.action_endpoint import send_nlu_headers
 from bot.nlu import evaluate
 from bot.nlu.interpreter import Interpreter
 from bot.nlu.server import make_app
 
 pytestmark = pytest.mark.model
-TOKEN = "test-secret"
+SECRET = "test-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -37,34 +40,55 @@ def test_fast_path_parses_exactly_as_rasa_does(rasa_agent: Any, interpreter: Int
         assert got["entities"] == expected["entities"], text
 
 
-def test_service_answers_rasa_http_interpreter(interpreter: Interpreter) -> None:
+def test_service_answers_rasa_http_interpreter_with_the_secret_header(
+    interpreter: Interpreter,
+) -> None:
     from rasa.core.channels import UserMessage
     from rasa.core.http_interpreter import RasaNLUHttpInterpreter
     from rasa.utils.endpoints import EndpointConfig
 
-    async def exchange() -> tuple[dict[str, Any], dict[str, Any], list[int]]:
-        async with TestServer(make_app(interpreter, TOKEN), host="127.0.0.1") as server:
+    def rasa_client(url: str, secret: str, headers: bool = True) -> RasaNLUHttpInterpreter:
+        """Rasa's interpreter as the Rasa server sets it up from endpoints.yml."""
+        endpoint = EndpointConfig(url, headers={"Authorization": f"Bearer {secret}"})
+        client = RasaNLUHttpInterpreter(endpoint)
+        if headers:
+            send_nlu_headers(SimpleNamespace(http_interpreter=client))
+        return client
+
+    async def exchange() -> tuple[list[dict[str, Any]], list[int]]:
+        async with TestServer(make_app(interpreter, SECRET), host="127.0.0.1") as server:
             url = str(server.make_url(""))
-            rasa_client = RasaNLUHttpInterpreter(EndpointConfig(url, token=TOKEN))
-            forged = RasaNLUHttpInterpreter(EndpointConfig(url, token="guess"))
+            clients = [
+                rasa_client(url, SECRET),
+                rasa_client(url, "guess-guess-guess"),
+                # Rasa's own set-up sends no headers, only the token in the body.
+                RasaNLUHttpInterpreter(EndpointConfig(url, token=SECRET)),
+                rasa_client(url, SECRET, headers=False),
+            ]
             try:
-                parsed = await rasa_client.parse(UserMessage("帮我查一下王先生"))
-                refused = await forged.parse(UserMessage("帮我查一下王先生"))
+                parsed = [await c.parse(UserMessage("帮我查一下王先生")) for c in clients]
             finally:
-                await rasa_client.session.close()
-                await forged.session.close()
+                for client in clients:
+                    await client.session.close()
+            auth = {"Authorization": f"Bearer {SECRET}"}
             async with TestClient(server) as client:
                 statuses = [
-                    (await client.post("/model/parse", json={"text": "你好"})).status,
-                    (await client.post("/model/parse", data=b"not json")).status,
-                    (await client.post("/model/parse", json={"token": TOKEN})).status,
+                    (
+                        await client.post("/model/parse", json={"text": "你好", "token": SECRET})
+                    ).status,
+                    (await client.post("/model/parse", json={"text": "你好"}, headers=auth)).status,
+                    (await client.post("/model/parse", data=b"not json", headers=auth)).status,
+                    (
+                        await client.post("/model/parse", json={"token": SECRET}, headers=auth)
+                    ).status,
                     (await client.get("/health")).status,
+                    (await client.get("/model/parse")).status,
                 ]
-        return parsed, refused, statuses
+        return parsed, statuses
 
-    parsed, refused, statuses = asyncio.run(exchange())
-    assert parsed["intent"]["name"] == "lookup_client"
-    assert ("client_name", "王先生") in [(e["entity"], e["value"]) for e in parsed["entities"]]
-    # A wrong token is refused; Rasa's client then reports no intent at all.
-    assert refused["intent"]["name"] == ""
-    assert statuses == [401, 400, 400, 200]
+    parsed, statuses = asyncio.run(exchange())
+    assert parsed[0]["intent"]["name"] == "lookup_client"
+    assert ("client_name", "王先生") in [(e["entity"], e["value"]) for e in parsed[0]["entities"]]
+    # Refused; Rasa's client then reports no intent at all.
+    assert [p["intent"]["name"] for p in parsed[1:]] == ["", "", ""]
+    assert statuses == [401, 200, 400, 400, 200, 401]

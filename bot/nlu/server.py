@@ -7,21 +7,29 @@ Rasa server hands each message over through Rasa's own ``nlu:`` endpoint
 (``RasaNLUHttpInterpreter``) and goes on with other advisors' turns while this
 process parses, so a 2-core machine uses both cores.
 
-Rasa's interpreter posts ``{"text", "message_id", "token"}`` to
-``{url}/model/parse``; the token travels in the body, so that is where it is
-checked. The service listens on 127.0.0.1 only and answers 401 to a wrong token.
+Who may ask: only this run's Rasa server, which sends the run's secret as
+``Authorization: Bearer ...``. The service checks that header in a middleware,
+before the handler reads any of the body, and listens on 127.0.0.1 unless told
+otherwise (``--host`` / ``COPILOT_NLU_HOST``). Rasa 3.6's interpreter
+(``rasa/core/http_interpreter.py``) would carry only the endpoint's ``token``,
+inside the JSON body, because it posts with a session opened without the
+endpoint's headers; the Rasa server adds the ``nlu:`` endpoint's headers to that
+session once the model is loaded (``bot.action_endpoint.keep_connections``), so
+the body's ``token`` field is not looked at. A refused connection is closed
+after the answer (aiohttp discards what is left of the body, for at most 10 s).
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from bot.backend_auth import LOOPBACK, NLU_SECRET_ENV, presents, secret_from_env
 from bot.heap import freeze_loaded_objects
 from bot.training import model_path
 from bot.turn import MAX_MESSAGE_CHARS
@@ -29,17 +37,27 @@ from bot.turn import MAX_MESSAGE_CHARS
 if TYPE_CHECKING:
     from bot.nlu.interpreter import Interpreter
 
-TOKEN_ENV = "COPILOT_NLU_TOKEN"
+HOST_ENV = "COPILOT_NLU_HOST"
+OPEN_PATHS = frozenset({"/health"})
 
 logger = logging.getLogger(__name__)
 
 INTERPRETER: web.AppKey[Interpreter] = web.AppKey("interpreter")
-TOKEN = web.AppKey("token", str)
+SECRET = web.AppKey("secret", str)
 
 
-def _authorised(body: dict[str, Any], token: str) -> bool:
-    given = body.get("token")
-    return isinstance(given, str) and hmac.compare_digest(given, token)
+@web.middleware
+async def require_secret(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401 for any request but ``GET /health`` without the secret, from the headers alone."""
+    if request.method == "GET" and request.path in OPEN_PATHS:
+        return await handler(request)
+    if not presents(request.headers.get("Authorization"), request.app[SECRET]):
+        logger.warning("Refused %s %s from %s: no valid secret", request.method, request.path,
+                       request.remote)  # fmt: skip
+        refusal = web.json_response({"error": "missing or wrong NLU service secret"}, status=401)
+        refusal.force_close()
+        return refusal
+    return await handler(request)
 
 
 async def parse(request: web.Request) -> web.Response:
@@ -48,9 +66,7 @@ async def parse(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         return web.json_response({"error": "body must be JSON"}, status=400)
-    if not isinstance(body, dict) or not _authorised(body, request.app[TOKEN]):
-        return web.json_response({"error": "missing or wrong token"}, status=401)
-    text = body.get("text")
+    text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARS:
         return web.json_response({"error": "field 'text' must be text"}, status=400)
     return web.json_response(request.app[INTERPRETER].parse(text))
@@ -60,10 +76,11 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def make_app(interpreter: Interpreter, token: str) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+def make_app(interpreter: Interpreter, secret: str) -> web.Application:
+    # A message is at most MAX_MESSAGE_CHARS characters: 64 kB is ample for its JSON.
+    app = web.Application(client_max_size=64 * 1024, middlewares=[require_secret])
     app[INTERPRETER] = interpreter
-    app[TOKEN] = token
+    app[SECRET] = secret
     app.router.add_post("/model/parse", parse)
     app.router.add_get("/health", health)
     return app
@@ -73,10 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.nlu.server", description=__doc__)
     parser.add_argument("--model", default=str(model_path()), help="trained model archive")
     parser.add_argument("--port", type=int, default=5056)
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(HOST_ENV) or LOOPBACK,
+        help=f"interface to listen on (default ${HOST_ENV}, else {LOOPBACK})",
+    )
     args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_ENV, "")
-    if not token:
-        raise SystemExit(f"{TOKEN_ENV} must be set: the Rasa server sends it with every parse")
+    secret = secret_from_env(NLU_SECRET_ENV)
     # Heavy imports (TensorFlow comes with Rasa) only once the arguments are fine.
     from bot.nlu.interpreter import load_interpreter
 
@@ -86,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     # Health answers only once the model is loaded: the server starts listening after.
     # No access log: one line per parse says nothing the Rasa server's log does not.
     web.run_app(
-        make_app(interpreter, token),
-        host="127.0.0.1",
+        make_app(interpreter, secret),
+        host=args.host,
         port=args.port,
         print=None,
         access_log=None,
