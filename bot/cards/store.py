@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
@@ -124,25 +124,29 @@ class CardStore:
         Each ranking is its own indexed query with a LIMIT, so 王先生 among a million
         cards costs a few index probes, not a sort of every 王.
         """
-        where = self._where(mention)
-        if where is None:
-            return Candidates([], 0)
-        total = self._count(where)
-        if total == 0:
-            return Candidates([], 0)
-        if total <= SHOWN:
-            found = list(self.session.scalars(select(Client).where(*where).order_by(Client.id)))
-            return Candidates(self._rank(found, advisor), total)
-        picked: dict[str, Client] = {}
-        queries = []
-        if advisor is not None:
-            queries.append(select(Client).where(*where, Client.advisor == advisor.id))
-            queries.append(select(Client).where(*where, Client.home_store == advisor.store))
-        queries.append(select(Client).where(*where).order_by(Client.updated_at.desc()))
-        for query in queries:
-            for client in self.session.scalars(query.limit(SHOWN)):
-                picked.setdefault(client.id, client)
-        return Candidates(self._rank(list(picked.values()), advisor)[:SHOWN], total)
+        for where in self._wheres(mention):
+            # One probe answers the common case: five or fewer clients.
+            few = list(
+                self.session.scalars(
+                    select(Client).where(*where).order_by(Client.id).limit(SHOWN + 1)
+                )
+            )
+            if not few:
+                continue
+            if len(few) <= SHOWN:
+                return Candidates(self._rank(few, advisor), len(few))
+            picked: dict[str, Client] = {}
+            queries = []
+            if advisor is not None:
+                queries.append(select(Client).where(*where, Client.advisor == advisor.id))
+                queries.append(select(Client).where(*where, Client.home_store == advisor.store))
+            queries.append(select(Client).where(*where).order_by(Client.updated_at.desc()))
+            for query in queries:
+                for client in self.session.scalars(query.limit(SHOWN)):
+                    picked.setdefault(client.id, client)
+            ranked = self._rank(list(picked.values()), advisor)[:SHOWN]
+            return Candidates(ranked, self._count(where))
+        return Candidates([], 0)
 
     def narrow(self, mention: Mention, answer: str) -> list[Client]:
         """The clients ``mention`` may mean that fit an answer naming a phone tail or a
@@ -184,31 +188,34 @@ class CardStore:
 
     def _where(self, mention: Mention) -> list[Any] | None:
         """The conditions that select the clients ``mention`` names; None for nobody."""
+        for where in self._wheres(mention):
+            if self.session.scalar(select(Client.id).where(*where).limit(1)) is not None:
+                return where
+        return None
+
+    def _wheres(self, mention: Mention) -> list[list[Any]]:
+        """The conditions for ``mention``, the first that selects anyone applies.
+
+        张女士 means the 张 recorded as 女士 if there is one; only otherwise any 张 the
+        honorific fits (a 小姐 or 太太 is also addressed as 女士; 王总 fits any 王).
+        """
         if mention.kind == NAME:
-            return [Client.name == mention.text]
+            return [[Client.name == mention.text]]
         if mention.kind == ALIAS:
             owners = select(ClientAlias.client_id).where(ClientAlias.key == mention.key)
             where = [Client.id.in_(owners)]
             if mention.surname:
                 where.append(Client.surname == mention.surname)
-            return where
+            return [where]
         if mention.kind == HONORIFIC:
-            return self._honorific_where(mention.surname, mention.honorific)
+            surname = Client.surname == mention.surname
+            gender = honorific_gender(mention.honorific)
+            fits = [surname, Client.gender.in_((gender, ""))] if gender else [surname]
+            return [[surname, Client.honorific == mention.honorific], fits]
         if mention.kind == EXTERNAL:
-            return [Client.wecom_external_userid == mention.text]
+            return [[Client.wecom_external_userid == mention.text]]
         # An NLU span the store does not know in any form: a name, but nobody's.
-        return None
-
-    def _honorific_where(self, surname: str, honorific: str) -> list[Any]:
-        """张女士 means the 张 recorded as 女士 if there is one; only otherwise any 张 the
-        honorific fits (a 小姐 or 太太 is also addressed as 女士; 王总 fits any 王)."""
-        exact = [Client.surname == surname, Client.honorific == honorific]
-        if self.session.scalar(select(Client.id).where(*exact).limit(1)) is not None:
-            return exact
-        gender = honorific_gender(honorific)
-        if gender:
-            return [Client.surname == surname, Client.gender.in_((gender, ""))]
-        return [Client.surname == surname]
+        return []
 
     def mentions(self, text: str, nlu_spans: Sequence[tuple[int, int]] = ()) -> list[Mention]:
         """Every span of ``text`` that names a client, in message order.
@@ -219,15 +226,14 @@ class CardStore:
         """
         found: list[Mention] = []
         substrings = cjk_substrings(text)
-        names: set[str] = set()
-        for chunk in chunks(substrings):
-            names.update(self.session.scalars(select(Client.name).where(Client.name.in_(chunk))))
+        words = latin_words(text)
+        names, aliases = self._known(substrings, {alias_key(w.group(0)) for w in words})
         for name in names:
             start = text.find(name)
             while start >= 0:
                 found.append(Mention(name, start, NAME))
                 start = text.find(name, start + 1)
-        found.extend(self._alias_mentions(text, substrings))
+        found.extend(self._alias_mentions(text, words, substrings, aliases))
         for match in self.vocabulary.honorific_pattern().finditer(text):
             surname, honorific = match.group(1), self.vocabulary.canonical_honorific(match.group(2))
             found.append(Mention(match.group(0), match.start(), HONORIFIC, "", surname, honorific))
@@ -241,16 +247,22 @@ class CardStore:
                 kept.append(span)
         return sorted(kept, key=lambda m: m.start)
 
-    def _alias_mentions(self, text: str, substrings: list[str]) -> list[Mention]:
-        words = latin_words(text)
-        keys = {alias_key(w.group(0)) for w in words} | set(substrings)
-        known: set[str] = set()
-        for chunk in chunks(sorted(keys)):
-            known.update(
-                self.session.scalars(
-                    select(ClientAlias.key).where(ClientAlias.key.in_(chunk)).distinct()
-                )
-            )
+    def _known(self, substrings: list[str], latin_keys: set[str]) -> tuple[set[str], set[str]]:
+        """Which substrings are client names and which keys are aliases: one round trip
+        per chunk (both lookups in one UNION ALL), each an index probe."""
+        names: set[str] = set()
+        aliases: set[str] = set()
+        keys = sorted(set(substrings) | latin_keys)
+        for chunk in chunks(keys):
+            by_name = select(literal(NAME), Client.name).where(Client.name.in_(chunk))
+            by_alias = select(literal(ALIAS), ClientAlias.key).where(ClientAlias.key.in_(chunk))
+            for kind, value in self.session.execute(union_all(by_name, by_alias)):
+                (names if kind == NAME else aliases).add(value)
+        return names, aliases
+
+    def _alias_mentions(
+        self, text: str, words: list[re.Match[str]], substrings: list[str], known: set[str]
+    ) -> list[Mention]:
         found: list[Mention] = []
         surnames = self.surnames
         for word in words:
