@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pytest
@@ -28,56 +26,26 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.locks import InProcessLockStore, RedisLockStore
 from bot.paths import project_root
+from tests.throwaway_servers import redis_url  # noqa: F401  (fixture)
 
 ROOT = project_root()
 CONVERSATION = "A001"
 Lock = Callable[[str], AbstractAsyncContextManager[object]]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, nothing written to disk."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server missing: make test installs the redis-server package")
-        pytest.skip("redis-server is not installed here (Debian: apt-get install redis-server)")
-    folder = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(folder)]  # fmt: skip
-    with (folder / "redis.log").open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    client = redis.Redis(port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start; see {folder / 'redis.log'}")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(timeout=10)
+@dataclass(frozen=True)
+class RedisServer:
+    url: str
+    client: redis.Redis
 
 
 @pytest.fixture()
-def redis_db(redis_url: str) -> Iterator[redis.Redis]:
-    """The test Redis, emptied before each test."""
-    client = redis.Redis.from_url(redis_url)
+def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """The module's throwaway Redis, emptied before each test."""
+    url = request.getfixturevalue("redis_url")
+    client = redis.Redis.from_url(url)
     client.flushdb()
-    yield client
+    yield RedisServer(url, client)
     client.close()
 
 
@@ -230,33 +198,32 @@ def test_unlocked_control_does_interleave() -> None:
     assert len(entries) == 60 and not strictly_alternating(entries)
 
 
-def test_two_replicas_never_interleave_turns(redis_url: str, redis_db: redis.Redis) -> None:
+def test_two_replicas_never_interleave_turns(redis_server: RedisServer) -> None:
     tasks, rounds = 3, 25
-    replicas = [start_replica(redis_url, name, tasks, rounds) for name in ("r1", "r2")]
+    replicas = [start_replica(redis_server.url, name, tasks, rounds) for name in ("r1", "r2")]
     try:
         for _ in replicas:
-            assert redis_db.blpop(["ready"], timeout=120) is not None, "a replica did not start"
-        redis_db.rpush("go", "1", "1")
+            ready = redis_server.client.blpop(["ready"], timeout=120)
+            assert ready is not None, "a replica did not start"
+        redis_server.client.rpush("go", "1", "1")
         for process in replicas:
             assert process.wait(timeout=180) == 0
     finally:
         for process in replicas:
             if process.poll() is None:
                 process.kill()
-    entries = [entry.decode() for entry in redis_db.lrange("log", 0, -1)]
+    entries = [entry.decode() for entry in redis_server.client.lrange("log", 0, -1)]
     assert len(entries) == 2 * tasks * rounds * 2
     assert {entry.split()[1].split(".")[0] for entry in entries} == {"r1", "r2"}
     assert strictly_alternating(entries), entries
-    assert not redis_db.keys("copilot:lock:*")  # queues cleaned up
+    assert not redis_server.client.keys("copilot:lock:*")  # queues cleaned up
 
 
-def test_redis_burst_of_three_hands_over_in_milliseconds(
-    redis_url: str, redis_db: redis.Redis
-) -> None:
+def test_redis_burst_of_three_hands_over_in_milliseconds(redis_server: RedisServer) -> None:
     """Three messages at once from one advisor, landing on two replicas."""
 
     async def scenario() -> list[tuple]:
-        replicas = [RedisLockStore(url=redis_url), RedisLockStore(url=redis_url)]
+        replicas = [RedisLockStore(url=redis_server.url), RedisLockStore(url=redis_server.url)]
         turns = 0
 
         def lock(conversation_id: str) -> AbstractAsyncContextManager[object]:
@@ -282,31 +249,30 @@ def test_redis_burst_of_three_hands_over_in_milliseconds(
     assert median < 50  # Rasa's RedisLockStore polls once a second
 
 
-def test_lock_of_a_killed_replica_is_released_after_its_lease(
-    redis_url: str, redis_db: redis.Redis, tmp_path: Path
-) -> None:
+def test_lock_of_a_killed_replica_is_released_after_its_lease(redis_server: RedisServer) -> None:
     lease = 1.0
     code = (
         "import asyncio, redis\n"
         "from bot.locks import RedisLockStore\n"
         "async def main():\n"
-        f"    store = RedisLockStore(url={redis_url!r}, lock_lifetime={lease})\n"
+        f"    store = RedisLockStore(url={redis_server.url!r}, lock_lifetime={lease})\n"
         f"    async with store.lock({CONVERSATION!r}):\n"
-        f"        redis.Redis.from_url({redis_url!r}).rpush('held', '1')\n"
+        f"        redis.Redis.from_url({redis_server.url!r}).rpush('held', '1')\n"
         "        await asyncio.sleep(3600)\n"
         "asyncio.run(main())\n"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     try:
-        assert redis_db.blpop(["held"], timeout=120) is not None, "the holder did not start"
+        held = redis_server.client.blpop(["held"], timeout=120)
+        assert held is not None, "the holder did not start"
 
         async def scenario() -> tuple[bool, float]:
             # A waiter with little patience gives up rather than run alongside the holder.
-            impatient = RedisLockStore(url=redis_url, lock_lifetime=lease, wait_timeout=0.3)
+            impatient = RedisLockStore(url=redis_server.url, lock_lifetime=lease, wait_timeout=0.3)
             with pytest.raises(LockError):
                 async with impatient.lock(CONVERSATION):
                     pass
-            store = RedisLockStore(url=redis_url, lock_lifetime=lease)
+            store = RedisLockStore(url=redis_server.url, lock_lifetime=lease)
 
             async def take() -> float:
                 async with store.lock(CONVERSATION):
@@ -332,12 +298,10 @@ def test_lock_of_a_killed_replica_is_released_after_its_lease(
     assert taken_after <= lease + 0.5
 
 
-def test_redis_waiter_that_gives_up_does_not_hold_up_the_queue(
-    redis_url: str, redis_db: redis.Redis
-) -> None:
+def test_redis_waiter_that_gives_up_does_not_hold_up_the_queue(redis_server: RedisServer) -> None:
     async def scenario() -> list[str]:
-        first = RedisLockStore(url=redis_url)
-        impatient = RedisLockStore(url=redis_url, wait_timeout=0.05)
+        first = RedisLockStore(url=redis_server.url)
+        impatient = RedisLockStore(url=redis_server.url, wait_timeout=0.05)
         events: list[str] = []
 
         async def waiter(name: str) -> None:
@@ -362,14 +326,14 @@ def test_redis_waiter_that_gives_up_does_not_hold_up_the_queue(
         return events
 
     assert asyncio.run(scenario()) == ["patient"]
-    assert not redis_db.keys("copilot:lock:*")
+    assert not redis_server.client.keys("copilot:lock:*")
 
 
-def test_redis_store_from_endpoints_config(redis_url: str) -> None:
+def test_redis_store_from_endpoints_config(redis_server: RedisServer) -> None:
     config = EndpointConfig(
-        url=redis_url, type="bot.locks.RedisLockStore", lock_lifetime=5, wait_timeout=30
+        url=redis_server.url, type="bot.locks.RedisLockStore", lock_lifetime=5, wait_timeout=30
     )
     store = LockStore.create(config)
     assert isinstance(store, RedisLockStore)
     assert (store.lease, store.wait_timeout) == (5, 30)
-    assert store.redis.connection_pool.connection_kwargs["port"] == urlparse(redis_url).port
+    assert store.redis.connection_pool.connection_kwargs["port"] == urlparse(redis_server.url).port

@@ -8,6 +8,7 @@ from sqlalchemy import engine_from_config, pool
 # Every module that defines tables, so the metadata (and autogenerate) knows them all.
 from bot.cards import audit  # noqa: F401
 from bot.cards.models import Base
+from bot.trackers import table  # noqa: F401
 
 config = context.config
 connection = config.attributes.get("connection")

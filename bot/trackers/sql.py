@@ -1,0 +1,88 @@
+"""Conversations in the card database: the single-machine default.
+
+One row per conversation in ``conversations`` (migration 0006), written in the
+same database as the cards, through the same engine (SQLite with WAL, or
+PostgreSQL). A read is one primary-key query that returns the document only
+when its version is not the one cached; a save is one UPDATE (an INSERT the
+first time). Both run in a worker thread, so the event loop goes on with other
+advisors' turns while a commit waits for the disk (SQLite syncs its log on every
+commit) or a PostgreSQL on another machine answers.
+
+``endpoints.yml``::
+
+    tracker_store:
+      type: bot.trackers.sql.SqlTrackerStore
+      url: ${COPILOT_DB_URL}      # optional: the card database by default
+      max_event_history: 20
+
+The schema is created by the migrations every ``copilot`` command runs first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.shared.core.domain import Domain
+from sqlalchemy import case, insert, null, select, update
+
+from bot.cards.db import database_url, get_engine
+from bot.clock import utcnow
+from bot.trackers.store import DEFAULT_CACHE_SIZE, DEFAULT_MAX_EVENTS, DurableTrackerStore
+from bot.trackers.table import Conversation
+
+TABLE = Conversation.__table__
+
+
+class SqlTrackerStore(DurableTrackerStore):
+    """Trackers in the ``conversations`` table of the card database."""
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
+        max_event_history: int = DEFAULT_MAX_EVENTS,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        """``host`` is the SQLAlchemy URL (Rasa passes the endpoint's ``url`` as ``host``)."""
+        super().__init__(domain, event_broker, max_event_history, cache_size, **kwargs)
+        self.engine = get_engine(host or database_url())
+
+    async def _fetch(self, sender_id: str, known_version: str) -> tuple[str, Any] | None:
+        return await asyncio.to_thread(self._fetch_now, sender_id, known_version)
+
+    async def _write(
+        self, sender_id: str, document: str, version: str, expected: str | None
+    ) -> bool:
+        return await asyncio.to_thread(self._write_now, sender_id, document, version, expected)
+
+    async def _senders(self) -> Iterable[str]:
+        return await asyncio.to_thread(self._senders_now)
+
+    def _fetch_now(self, sender_id: str, known_version: str) -> tuple[str, Any] | None:
+        document = case((TABLE.c.version == known_version, null()), else_=TABLE.c.state)
+        query = select(TABLE.c.version, document).where(TABLE.c.sender_id == sender_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def _write_now(self, sender_id: str, document: str, version: str, expected: str | None) -> bool:
+        values = {"version": version, "state": document, "updated_at": utcnow()}
+        change = update(TABLE).where(TABLE.c.sender_id == sender_id).values(values)
+        if expected is not None:
+            change = change.where(TABLE.c.version == expected)
+        with self.engine.begin() as connection:
+            if connection.execute(change).rowcount:
+                return True
+            if expected is not None:
+                return False
+            connection.execute(insert(TABLE).values(sender_id=sender_id, **values))
+            return True
+
+    def _senders_now(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(TABLE.c.sender_id)).scalars())
