@@ -17,7 +17,7 @@ foreign key to ``clients``: the record of an access outlives the card.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, String, select
+from sqlalchemy import Column, DateTime, Index, Integer, String, select
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
@@ -31,6 +31,7 @@ class CardAccess(Base):
     """One access to a client's card by one advisor."""
 
     __tablename__ = "card_access"
+    __table_args__ = (Index("ix_card_access_advisor", "advisor_id", "id"),)
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     client_id = Column(String(64), nullable=False, index=True)

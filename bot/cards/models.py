@@ -153,6 +153,7 @@ class PreferenceEvent(Base):
     """Who changed what on a card, when and from which store: the card's history."""
 
     __tablename__ = "preference_events"
+    __table_args__ = (Index("ix_preference_events_advisor", "advisor_id", "id"),)
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     client_id = Column(

@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.cards.audit import CardAccess
 from bot.cards.card import ClientCard, PreferenceView, phone_tail
-from bot.cards.models import Client, PreferenceEvent, VisitNote
+from bot.cards.models import Client, PreferenceEvent
 from bot.cards.names import Mention
 from bot.cards.resolver import (
     CHOOSE,
@@ -133,21 +134,15 @@ def card_reply(turn: Turn, client: Client, messages: list[Message] | None = None
 
 
 def recent_clients(store: CardStore, turn: Turn) -> list[Client]:
-    """The advisor's clients of late: cards written to, sessions closed, the one on screen."""
+    """The advisor's clients of late: the one on screen, then the cards they saw last."""
     ids: list[str] = []
     if turn.active_client_id:
         ids.append(turn.active_client_id)
     ids += store.session.scalars(
-        select(PreferenceEvent.client_id)
-        .where(PreferenceEvent.advisor_id == turn.advisor.id)
-        .order_by(PreferenceEvent.id.desc())
-        .limit(20)
-    )
-    ids += store.session.scalars(
-        select(VisitNote.client_id)
-        .where(VisitNote.advisor_id == turn.advisor.id)
-        .order_by(VisitNote.id.desc())
-        .limit(10)
+        select(CardAccess.client_id)
+        .where(CardAccess.advisor_id == turn.advisor.id)
+        .order_by(CardAccess.id.desc())
+        .limit(30)
     )
     return store.get_many(ids)[:RECENT_CLIENTS]
 

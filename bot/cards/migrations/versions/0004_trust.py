@@ -71,6 +71,8 @@ def upgrade() -> None:
         sa.Column("store", sa.String(64), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False, index=True),
     )
+    # An advisor's last write (撤回) is found without a scan.
+    op.create_index("ix_preference_events_advisor", "preference_events", ["advisor_id", "id"])
     # Existing cards get their surname from the same rule the store uses.
     from bot.nlu.vocabulary import load_vocabulary
 

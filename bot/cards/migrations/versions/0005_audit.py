@@ -28,9 +28,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_card_access_client_id", "card_access", ["client_id"])
     op.create_index("ix_card_access_at", "card_access", ["at"])
+    # An advisor's recent clients (记在哪位客户的卡上？ offers them) without a scan.
+    op.create_index("ix_card_access_advisor", "card_access", ["advisor_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_card_access_advisor", table_name="card_access")
     op.drop_index("ix_card_access_at", table_name="card_access")
     op.drop_index("ix_card_access_client_id", table_name="card_access")
     op.drop_table("card_access")
