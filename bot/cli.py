@@ -15,7 +15,7 @@ from bot import demo, training
 from bot.advisors import ROLES, issue_token, upsert_advisor
 from bot.cards import db
 from bot.cards.card import ClientCard
-from bot.cards.importer import CsvImportError, apply_rows, read_rows
+from bot.cards.importer import CsvImportError, ImportResult, import_file
 from bot.cards.store import CardStore
 from bot.paths import var_dir
 from bot.server import ServerError, running
@@ -89,16 +89,40 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_cards_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        rows = read_rows(path)
         with db.session_scope() as session:
-            result = apply_rows(session, rows, path, len(rows))
+            result = import_file(session, path, dry_run=args.dry_run)
     except CsvImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(
-        f"Imported {result.rows} rows from {path}: {result.created} new, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {result.preferences_added} preferences added."
+    print(_import_summary(path, result))
+    return 0
+
+
+def _import_summary(path: Path, result: ImportResult) -> str:
+    rate = result.rows / result.seconds if result.seconds else 0.0
+    if result.dry_run:
+        lines = [
+            f"Dry run, nothing was written: {path} ({result.described}) has {result.rows:,} "
+            f"good rows. Importing it would create {result.created:,} cards, update "
+            f"{result.updated:,}, leave {result.unchanged:,} unchanged, and add "
+            f"{result.preferences_added:,} preferences and {result.aliases_added:,} aliases."
+        ]
+        lines += [f"  {example}" for example in result.examples]
+        return "\n".join(lines)
+    return (
+        f"Imported {result.rows:,} rows from {path} ({result.described}) in "
+        f"{result.seconds:.1f} s ({rate:,.0f} rows/s): {result.created:,} new, "
+        f"{result.updated:,} updated, {result.unchanged:,} unchanged; "
+        f"{result.preferences_added:,} preferences and {result.aliases_added:,} aliases added."
     )
+
+
+def cmd_cards_synth(args: argparse.Namespace) -> int:
+    from bot.cards import synthetic
+
+    path = Path(args.file)
+    synthetic.write_file(path, args.count, args.seed, progress=args.count >= 10_000)
+    print(f"Wrote {args.count:,} synthetic cards (seed {args.seed}) to {path}.")
     return 0
 
 
@@ -210,9 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     cards = sub.add_parser("cards", help="client preference cards")
     cards_sub = cards.add_subparsers(dest="cards_command", required=True)
-    imp = cards_sub.add_parser("import", help="import cards from a UTF-8 CSV file")
+    imp = cards_sub.add_parser(
+        "import", help="import cards from a CSV (UTF-8 or GBK) or .xlsx export"
+    )
     imp.add_argument("file")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check the file and say what would change"
+    )
     imp.set_defaults(func=cmd_cards_import)
+    synth = cards_sub.add_parser("synth", help="write N synthetic cards to a CSV file")
+    synth.add_argument("count", type=int, metavar="N")
+    synth.add_argument("file")
+    synth.add_argument("--seed", type=int, default=0, help="the same seed, the same cards (0)")
+    synth.set_defaults(func=cmd_cards_synth)
     show = cards_sub.add_parser("show", help="print the cards matching a name, 王先生 or id")
     show.add_argument("name")
     show.add_argument("--history", action="store_true", help="also who changed what, when, where")

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from bot.advisors import issue_token, upsert_advisor
-from bot.cards.importer import ImportResult, apply_rows, read_rows
+from bot.cards.importer import ImportResult, import_file
 from bot.cards.models import Advisor
 from bot.cards.store import CardStore
 from bot.paths import project_root
@@ -34,9 +34,7 @@ def load_if_empty(session: Session) -> ImportResult | None:
     if CardStore(session).count():
         return None
     load_advisors(session, demo_dir() / "advisors.csv")
-    path = demo_dir() / "clients.csv"
-    rows = read_rows(path)
-    return apply_rows(session, rows, path, len(rows))
+    return import_file(session, demo_dir() / "clients.csv", progress=False)
 
 
 def demo_token(session: Session) -> tuple[Advisor, str] | None:

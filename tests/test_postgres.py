@@ -18,7 +18,7 @@ from bot import demo
 from bot.advisors import AdvisorIdentity
 from bot.cards import db
 from bot.cards.card import ClientCard
-from bot.cards.importer import CsvImportError, apply_rows, read_rows
+from bot.cards.importer import CsvImportError, import_file
 from bot.cards.store import CardStore
 from bot.cards.writes import CardWriter
 from bot.nlu.preferences import ParsedPreference
@@ -114,12 +114,117 @@ def test_reimport_and_bad_rows_on_postgres(pg_url: str, tmp_path: Path) -> None:
     db.upgrade(pg_url)
     path = demo.demo_dir() / "clients.csv"
     with db.session_scope(pg_url) as session:
-        again = apply_rows(session, read_rows(path), path, 0)
+        again = import_file(session, path, progress=False)
     assert again.created == 0 and again.preferences_added == 0
     bad = tmp_path / "bad.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     bad.write_text(
         "\n".join([*lines, "X1,坏数据,先生,男,123,,金卡,上海恒隆店,A001,"]) + "\n", encoding="utf-8"
     )
-    with pytest.raises(CsvImportError, match=f"line {len(lines) + 1}"):
-        read_rows(bad)
+    with (
+        pytest.raises(CsvImportError, match=f"line {len(lines) + 1}"),
+        db.session_scope(pg_url) as session,
+    ):
+        import_file(session, bad, progress=False)
+
+
+def _pg_snapshot(url: str, prefix: str) -> list[tuple[object, ...]]:
+    """The cards whose ids start with ``prefix``: header, preferences, aliases, stamps."""
+    from sqlalchemy import select
+
+    from bot.cards.models import Client
+
+    with db.session_scope(url) as session:
+        clients = session.scalars(select(Client).where(Client.id.startswith(prefix))).all()
+        return sorted(
+            (
+                c.id, c.name, c.phone, c.surname, c.updated_at,
+                tuple(sorted((p.category, p.value, p.status) for p in c.preferences)),
+                tuple(sorted(a.key for a in c.aliases)),
+            )
+            for c in clients
+        )  # fmt: skip
+
+
+def test_bulk_import_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    """2,000 synthetic cards through COPY and one upsert per slice; re-import, dry run."""
+    from bot.cards.synthetic import write_csv
+
+    db.upgrade(pg_url)
+    path = tmp_path / "synthetic.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write_csv(handle, 2000, seed=11, prefix="P")
+    with db.session_scope(pg_url) as session:
+        dry = import_file(session, path, dry_run=True, progress=False)
+    assert (dry.created, dry.dry_run) == (2000, True)
+    assert _pg_snapshot(pg_url, "P") == []
+    with db.session_scope(pg_url) as session:
+        first = import_file(session, path, progress=False)
+    assert first.created == 2000 and first.preferences_added == dry.preferences_added
+    assert first.aliases_added == dry.aliases_added > 50
+    before = _pg_snapshot(pg_url, "P")
+    assert len(before) == 2000 and all(row[3] for row in before)
+    with db.session_scope(pg_url) as session:
+        again = import_file(session, path, progress=False)
+    assert (again.created, again.updated, again.unchanged, again.preferences_added) == (
+        0, 0, 2000, 0,
+    )  # fmt: skip
+    assert _pg_snapshot(pg_url, "P") == before
+
+
+def test_real_exports_and_bad_rows_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    """GBK with Chinese headers and an .xlsx import; three bad rows import nothing."""
+    from openpyxl import Workbook
+
+    db.upgrade(pg_url)
+    gbk = tmp_path / "门店.csv"
+    gbk.write_bytes(
+        "客户编号,姓名,称呼,性别,手机,企业微信ID,偏好\n"
+        "G001,赵明轩,赵先生,M,+86 139-1234-0001,wmG001abcdefgh,饮品:龙井;重要日期:生日3月21日\n"
+        "G002,欧阳晨,欧阳女士,F,(021) 6288-1234,,座位：包间\n".encode("gbk")
+    )
+    workbook = Workbook()
+    workbook.active.append(["手机", "客户编号", "姓名", "称呼", "性别", "英文名"])
+    workbook.active.append([13912340003, "G003", "孙丽", "孙小姐", "female", "Amy"])
+    xlsx = tmp_path / "门店.xlsx"
+    workbook.save(xlsx)
+    with db.session_scope(pg_url) as session:
+        assert import_file(session, gbk, progress=False).described == "CSV, GB18030"
+        assert import_file(session, xlsx, progress=False).created == 1
+    with db.session_scope(pg_url) as session:
+        store = CardStore(session)
+        zhao, ouyang, sun = (store.get(i) for i in ("G001", "G002", "G003"))
+        assert zhao is not None and ouyang is not None and sun is not None
+        assert (zhao.honorific, zhao.gender, zhao.phone) == ("先生", "男", "13912340001")
+        assert (ouyang.surname, ouyang.phone) == ("欧阳", "02162881234")
+        assert [a.key for a in sun.aliases] == ["amy"]
+        birthday = next(p for p in zhao.preferences if p.category == "重要日期")
+        assert birthday.date_value is not None and birthday.date_value.month == 3
+    before = _pg_snapshot(pg_url, "G")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "客户编号,姓名,称呼,性别,手机,企业微信ID\n"
+        "G004,钱芳,钱女士,女,13912340004,\n"
+        "G005,周晓雯,大侠,女,13912340005,\n"
+        "G006,郑雨桐,女士,X,13912340006,\n"
+        "G007,许明哲,先生,男,123,\n"
+        "G008,王建国,先生,男,13912340008,wmG001abcdefgh\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CsvImportError) as caught, db.session_scope(pg_url) as session:
+        import_file(session, bad, progress=False)
+    message = str(caught.value)
+    assert "3 problems" in message
+    assert all(f"line {n}," in message for n in (3, 4, 5))
+    taken = tmp_path / "taken.csv"
+    taken.write_text(
+        "客户编号,姓名,企业微信ID\nG009,钱芳,\nG010,王建国,wmG001abcdefgh\n", encoding="utf-8"
+    )
+    with (
+        pytest.raises(
+            CsvImportError, match=r"line 3, 企业微信ID: .* already belongs to client G001"
+        ),
+        db.session_scope(pg_url) as session,
+    ):
+        import_file(session, taken, progress=False)
+    assert _pg_snapshot(pg_url, "G") == before

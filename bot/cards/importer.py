@@ -1,255 +1,243 @@
-"""CSV import of client cards: validate every row first, then write all or nothing.
+"""Importing client cards from store exports: check every row, then write all or nothing.
 
-Format (UTF-8, header required):
-``client_id,name,honorific,gender,phone,wecom_external_userid,tier,home_store,advisor,preferences``
-with ``preferences`` as ``category:value;category:value`` (full-width ： and ； too).
-Re-importing a file changes nothing: clients are upserted on client_id and a
-preference already on the card is not added again.
+Two passes, neither holding the file in memory:
+
+1. The file is streamed (CSV in UTF-8 or GBK/GB18030, or .xlsx: see
+   bot/cards/exports.py) and every row checked (bot/cards/fields.py). Good
+   rows go to private staging tables (bot/cards/bulk.py), never to the cards;
+   every problem is collected, and the first 50 are shown with a count of the
+   rest. Repeated client ids and external ids are found from 16-byte
+   fingerprints per row.
+2. Only when no row had a problem are the staged rows written to the card
+   tables in bulk, inside the caller's transaction. Re-importing changes
+   nothing: clients are upserted on client_id, a preference or alias already on
+   the card is not added again, and observations recorded by advisors are
+   never removed. ``--dry-run`` stops after counting what would change.
+
+A column the file does not have is left as it is on existing cards.
 """
 
 from __future__ import annotations
 
-import csv
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+import time
+import zlib
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+import numpy as np
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from bot.cards.models import Client, ClientAlias, Preference
-from bot.cards.names import alias_key
-from bot.clock import utcnow
+from bot.cards.bulk import Staging
+from bot.cards.exports import FileRefused, Table, open_table, parse_header
+from bot.cards.fields import CLIENT_FIELDS, Issue, RowChecker
+from bot.clock import to_local, utcnow
 from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 
-HEADER = (
-    "client_id",
-    "name",
-    "honorific",
-    "gender",
-    "phone",
-    "wecom_external_userid",
-    "tier",
-    "home_store",
-    "advisor",
-    "preferences",
-)
-# Optional columns after the required ones: ``aliases`` is ``;``-separated other
-# names (English names, nicknames) the client is found by.
-OPTIONAL = ("aliases",)
-CARD_FIELDS = HEADER[1:-1]
 IMPORTED_BY = "档案导入"
 PROGRESS_FROM_ROWS = 500
-
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_PHONE = re.compile(r"\+?\d{6,20}")
-_GENDERS = {"", "男", "女"}
+SHOWN_ISSUES = 50
+SQLITE_CACHE_KB = 65_536
+_EXTERNAL = CLIENT_FIELDS.index("wecom_external_userid")
 
 
 class CsvImportError(ValueError):
-    """A row cannot be imported; nothing from the file was written."""
+    """The file has problems (a CSV or an .xlsx alike); nothing from it was written."""
 
-    def __init__(self, path: Path, line: int, reason: str) -> None:
-        self.line = line
-        self.reason = reason
-        super().__init__(f"{path}: line {line}: {reason}. Nothing was imported.")
-
-
-@dataclass(frozen=True)
-class CardRow:
-    line: int
-    client_id: str
-    fields: dict[str, str | None]
-    preferences: tuple[tuple[str, str], ...]
-    aliases: tuple[str, ...] = ()
+    def __init__(self, path: Path, issues: list[Issue], total: int, unit: str = "line") -> None:
+        self.issues = issues
+        self.total = total
+        lines = [f"{path}: {total} problem{'s' if total > 1 else ''}. Nothing was imported."]
+        lines += [f"  {issue.render(unit)}" for issue in issues]
+        if total > len(issues):
+            lines.append(f"  … and {total - len(issues)} more")
+        super().__init__("\n".join(lines))
 
 
 @dataclass
 class ImportResult:
+    rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     preferences_added: int = 0
-    rows: int = 0
-    changed_ids: list[str] = field(default_factory=list)
+    aliases_added: int = 0
+    described: str = ""  # "CSV, GB18030", "XLSX"
+    dry_run: bool = False
+    seconds: float = 0.0
+    examples: list[str] = field(default_factory=list)
 
 
-def parse_preferences(text: str, vocabulary: Vocabulary) -> tuple[tuple[str, str], ...]:
-    """``饮品:普洱;座位：靠窗`` → ((饮品, 普洱), (座位, 靠窗)); raises ValueError."""
-    pairs: list[tuple[str, str]] = []
-    for part in re.split(r"[;；]", text):
-        part = part.strip()
-        if not part:
-            continue
-        match = re.fullmatch(r"([^:：]*)[:：](.*)", part, re.S)
-        if not match:
-            raise ValueError(f"preference '{part}' is not 'category:value'")
-        category, value = match.group(1).strip(), match.group(2).strip()
-        if category not in vocabulary.category_names:
-            known = ", ".join(vocabulary.category_names)
-            raise ValueError(f"unknown preference category '{category}' (known: {known})")
-        if not value:
-            raise ValueError(f"preference category '{category}' has no value")
-        if len(value) > 200:
-            raise ValueError(f"preference value for '{category}' is longer than 200 characters")
-        if (category, value) not in pairs:
-            pairs.append((category, value))
-    return tuple(pairs)
+class Fingerprints:
+    """Which keys repeat, in 16 bytes a row: two independent hashes and the line."""
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+        self.crcs = array("I")
+        self.lines = array("I")
+
+    def add(self, key: str, line: int) -> None:
+        self.hashes.append(hash(key))
+        self.crcs.append(zlib.crc32(key.encode("utf-8")))
+        self.lines.append(line)
+
+    def repeats(self) -> list[tuple[int, int]]:
+        """(line, line it repeats) for every row whose key an earlier row had, by line."""
+        if len(self.lines) < 2:
+            return []
+        hashes = np.frombuffer(self.hashes, dtype=np.int64)
+        crcs = np.frombuffer(self.crcs, dtype=np.uint32)
+        lines = np.frombuffer(self.lines, dtype=np.uint32)
+        order = np.lexsort((lines, crcs, hashes))
+        hashes, crcs, lines = hashes[order], crcs[order], lines[order]
+        starts = np.ones(len(lines), dtype=bool)
+        starts[1:] = (hashes[1:] != hashes[:-1]) | (crcs[1:] != crcs[:-1])
+        first = lines[starts][np.cumsum(starts) - 1]
+        return sorted(zip(lines[~starts].tolist(), first[~starts].tolist(), strict=True))
 
 
-def _validate(record: dict[str, str], vocabulary: Vocabulary) -> CardRow | str:
-    """A parsed row, or the reason it is refused."""
-    values = {key: (record.get(key) or "").strip() for key in (*HEADER, *OPTIONAL)}
-    client_id = values["client_id"]
-    if not _CLIENT_ID.fullmatch(client_id):
-        return f"client_id '{client_id}' must be 1-64 letters, digits, '_', '-' or '.'"
-    if not values["name"]:
-        return "name is empty"
-    if len(values["name"]) > 64:
-        return "name is longer than 64 characters"
-    if values["honorific"] and values["honorific"] not in vocabulary.honorifics:
-        return (
-            f"unknown honorific '{values['honorific']}' (known: {', '.join(vocabulary.honorifics)})"
-        )
-    if values["gender"] not in _GENDERS:
-        return f"gender '{values['gender']}' must be 男, 女 or empty"
-    phone = re.sub(r"[\s-]", "", values["phone"])
-    if phone and not _PHONE.fullmatch(phone):
-        return f"phone '{values['phone']}' is not a phone number"
-    for key in ("tier", "home_store", "advisor", "wecom_external_userid"):
-        if len(values[key]) > 64:
-            return f"{key} is longer than 64 characters"
+@dataclass
+class Checked:
+    """What pass 1 learnt about a file whose every row passed."""
+
+    described: str
+    unit: str
+    present: tuple[str, ...]
+    rows: int
+    labels: dict[str, str]  # column → the header text the file uses for it
+
+
+def _progress(total: int | None, desc: str, show: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="row", unit_scale=True, disable=not show)
+
+
+def _open(path: Path) -> Table:
     try:
-        preferences = parse_preferences(values["preferences"], vocabulary)
-    except ValueError as exc:
-        return str(exc)
-    fields: dict[str, str | None] = {key: values[key] for key in CARD_FIELDS}
-    fields["phone"] = phone
-    fields["wecom_external_userid"] = values["wecom_external_userid"] or None
-    fields["surname"] = vocabulary.surname_of(values["name"])
-    aliases = tuple(
-        dict.fromkeys(a.strip() for a in re.split(r"[;；]", values["aliases"]) if a.strip())
+        return open_table(path)
+    except FileRefused as exc:
+        raise CsvImportError(path, [Issue(exc.line, "", exc.reason)], 1) from exc
+
+
+def check_rows(
+    path: Path, staging: Staging, vocabulary: Vocabulary | None = None, progress: bool = True
+) -> Checked:
+    """Pass 1: check every row, staging the good ones; CsvImportError naming the problems."""
+    table = _open(path)
+    header, problems = parse_header(table.header_cells)
+    if problems:
+        refused = [Issue(table.header_line, "", p) for p in problems]
+        raise CsvImportError(path, refused[:SHOWN_ISSUES], len(refused), table.unit)
+    checker = RowChecker(
+        header, vocabulary or load_vocabulary(), to_local(utcnow()).date(), table.kind == "CSV"
     )
-    if any(len(a) > 64 for a in aliases):
-        return "an alias is longer than 64 characters"
-    return CardRow(0, client_id, fields, preferences, aliases)
-
-
-def read_rows(path: Path, vocabulary: Vocabulary | None = None) -> list[CardRow]:
-    """Every row of the file, validated; the first bad row raises CsvImportError."""
-    vocabulary = vocabulary or load_vocabulary()
+    ids, externals = Fingerprints(), Fingerprints()
+    issues: list[Issue] = []
+    total = rows = count = 0
+    show = progress and (table.approx_rows or 0) >= PROGRESS_FROM_ROWS
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise CsvImportError(path, 0, f"cannot open the file ({exc.strerror})") from exc
-    rows: list[CardRow] = []
-    seen_ids: dict[str, int] = {}
-    seen_external: dict[str, int] = {}
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader, None)
-            columns = tuple(h.strip() for h in header or ())
-            if columns[: len(HEADER)] != HEADER or not set(columns[len(HEADER) :]) <= set(OPTIONAL):
-                raise CsvImportError(
-                    path, 1, f"the header must be: {','.join(HEADER)}[,{','.join(OPTIONAL)}]"
-                )
-            for cells in reader:
-                line = reader.line_num
-                if not any(cell.strip() for cell in cells):
+        with _progress(table.approx_rows, f"Checking {path.name}", show) as bar:
+            for count, (line, cells) in enumerate(table.rows, 1):
+                if not count % 1000:
+                    bar.update(1000)
+                if not "".join(cells).strip():
                     continue
-                if len(cells) != len(columns):
-                    raise CsvImportError(
-                        path, line, f"expected {len(columns)} columns, found {len(cells)}"
-                    )
-                parsed = _validate(dict(zip(columns, cells, strict=True)), vocabulary)
-                if isinstance(parsed, str):
-                    raise CsvImportError(path, line, parsed)
-                if parsed.client_id in seen_ids:
-                    raise CsvImportError(
-                        path,
-                        line,
-                        f"client_id '{parsed.client_id}' repeats line {seen_ids[parsed.client_id]}",
-                    )
-                external = parsed.fields["wecom_external_userid"]
-                if external and external in seen_external:
-                    raise CsvImportError(
-                        path,
-                        line,
-                        f"wecom_external_userid '{external}' "
-                        f"repeats line {seen_external[external]}",
-                    )
-                seen_ids[parsed.client_id] = line
-                if external:
-                    seen_external[external] = line
-                rows.append(replace(parsed, line=line))
-        except UnicodeDecodeError as exc:
-            raise CsvImportError(path, reader.line_num + 1, "the file is not UTF-8 text") from exc
-        except csv.Error as exc:
-            raise CsvImportError(path, reader.line_num, f"malformed CSV ({exc})") from exc
-    return rows
+                card = checker.check(line, cells)
+                if isinstance(card, list):
+                    total += len(card)
+                    issues.extend(card[: SHOWN_ISSUES - len(issues)])
+                    continue
+                rows += 1
+                ids.add(card.client_id, line)
+                if card.values[_EXTERNAL]:
+                    externals.add(card.values[_EXTERNAL], line)
+                if not total:  # once a row is bad nothing will be written: stop staging
+                    staging.add(card)
+            bar.update(count % 1000)
+    except FileRefused as exc:
+        raise CsvImportError(path, [Issue(exc.line, "", exc.reason)], 1, table.unit) from exc
+    repeats = {"client_id": ids.repeats(), "wecom_external_userid": externals.repeats()}
+    repeated = sum(len(pairs) for pairs in repeats.values())
+    if total or repeated:
+        shown = {column: pairs[:SHOWN_ISSUES] for column, pairs in repeats.items()}
+        keys = staging.keys_at(line for pairs in shown.values() for line, _ in pairs)
+        for column, pairs in shown.items():
+            index = 0 if column == "client_id" else 1
+            # Rows after the first bad one are not staged: their key is not at hand.
+            issues += [
+                Issue(
+                    line,
+                    checker.labels[column],
+                    f"{column} '{keys[line][index]}' repeats line {first}"
+                    if line in keys
+                    else f"{column} repeats line {first}",
+                )
+                for line, first in pairs
+            ]
+        issues.sort(key=lambda issue: issue.line)
+        raise CsvImportError(path, issues[:SHOWN_ISSUES], total + repeated, table.unit)
+    return Checked(table.described, table.unit, checker.present, rows, checker.labels)
 
 
-def apply_rows(session: Session, rows: Iterable[CardRow], path: Path, total: int) -> ImportResult:
-    """Upsert the rows inside the caller's transaction."""
-    result = ImportResult()
-    now = utcnow()
-    for row in tqdm(
-        rows, total=total, desc="Importing cards", unit="row", disable=total < PROGRESS_FROM_ROWS
-    ):
-        result.rows += 1
-        external = row.fields["wecom_external_userid"]
-        if external:
-            owner = session.scalars(
-                select(Client.id).where(Client.wecom_external_userid == external)
-            ).first()
-            if owner and owner != row.client_id:
-                raise CsvImportError(
-                    path,
-                    row.line,
-                    f"wecom_external_userid '{external}' already belongs to client {owner}",
-                )
-        client = session.get(Client, row.client_id)
-        if client is None:
-            client = Client(id=row.client_id, created_at=now, updated_at=now, **row.fields)
-            session.add(client)
-            result.created += 1
-            changed = True
-        else:
-            changed = any(getattr(client, key) != value for key, value in row.fields.items())
-            if changed:
-                for key, value in row.fields.items():
-                    setattr(client, key, value)
-        for alias in row.aliases:
-            if alias_key(alias) not in {a.key for a in client.aliases}:
-                client.aliases.append(
-                    ClientAlias(alias=alias, key=alias_key(alias), kind="alias",
-                                recorded_by=IMPORTED_BY, recorded_at=now)
-                )  # fmt: skip
-                changed = True
-        existing = {(p.category, p.value) for p in client.preferences}
-        for category, value in row.preferences:
-            if (category, value) in existing:
-                continue
-            client.preferences.append(
-                Preference(
-                    category=category,
-                    value=value,
-                    recorded_by=IMPORTED_BY,
-                    store=row.fields["home_store"] or "",
-                    recorded_at=now,
-                )
-            )
-            result.preferences_added += 1
-            changed = True
-        if changed:
-            client.updated_at = now
-            result.changed_ids.append(row.client_id)
-            if client not in session.new:
-                result.updated += 1
-        else:
-            result.unchanged += 1
-        session.flush()
-    return result
+@contextmanager
+def _sqlite_cache(session: Session) -> Iterator[None]:
+    """A larger page cache while SQLite fills its indexes, then back to what it was."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    dry_run: bool = False,
+    progress: bool = True,
+    vocabulary: Vocabulary | None = None,
+) -> ImportResult:
+    """Check the whole file, then write it in the session's transaction (or, with
+    ``dry_run``, only count what it would change); CsvImportError if any row is bad."""
+    started = time.perf_counter()
+    staging = Staging(session.connection(), utcnow())
+    try:
+        with _sqlite_cache(session):
+            staging.create()
+            checked = check_rows(path, staging, vocabulary, progress)
+            staging.finish()
+            conflicts, total = staging.external_conflicts(checked.present, SHOWN_ISSUES)
+            if total:
+                label = checked.labels["wecom_external_userid"]
+                issues = [
+                    Issue(c.line, label, f"'{c.external}' already belongs to client {c.owner}")
+                    for c in conflicts
+                ]
+                raise CsvImportError(path, issues, total, checked.unit)
+            if dry_run:
+                counts = staging.preview(checked.present)
+            else:
+                steps = sum(staging.sizes.values())
+                show = progress and checked.rows >= PROGRESS_FROM_ROWS
+                with _progress(steps, "Writing cards", show) as bar:
+                    counts = staging.apply(checked.present, IMPORTED_BY, bar.update)
+    finally:
+        staging.drop()
+    return ImportResult(
+        rows=checked.rows,
+        created=counts.created,
+        updated=counts.updated,
+        unchanged=checked.rows - counts.created - counts.updated,
+        preferences_added=counts.preferences_added,
+        aliases_added=counts.aliases_added,
+        described=checked.described,
+        dry_run=dry_run,
+        seconds=time.perf_counter() - started,
+        examples=counts.examples,
+    )
