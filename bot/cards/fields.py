@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from operator import gt, itemgetter
 from typing import NamedTuple
 
 from bot.cards.exports import Header
@@ -120,8 +121,11 @@ class RowChecker:
             column: (header.columns.index(column) if column in header.columns else -1)
             for column in (*FILE_FIELDS, "client_id", "preferences", "aliases")
         }
-        self.file_positions = [self.positions[column] for column in FILE_FIELDS]
-        self.limits = [(i, LIMITS[column]) for i, column in enumerate(FILE_FIELDS)]
+        self._fields = itemgetter(*(self.positions[column] for column in FILE_FIELDS))
+        self._id_at = self.positions["client_id"]
+        self._preferences_at = self.positions["preferences"]
+        self._aliases_at = self.positions["aliases"]
+        self._limits = [LIMITS[column] for column in FILE_FIELDS]
         self.unnamed = [i for i, column in enumerate(header.columns) if column is None]
         self.labels = {column: header.label(column) for column in self.positions}
         self.vocabulary = vocabulary
@@ -229,14 +233,15 @@ class RowChecker:
             if self.strict or any(c.strip() for c in cells[self.width :]):
                 return [Issue(line, "", f"expected {self.width} columns, found {len(cells)}")]
             cells = cells + [""] * (self.width - len(cells))
+        # A last empty cell stands for every column the file does not have (position -1).
+        cells.append("")
         problems: list[tuple[str, str]] = []
         for i in self.unnamed:
             if cells[i].strip():
                 problems.append(("", f"column {i + 1} has a value but no header"))
         # name, honorific, gender, phone, external id, tier, home store, advisor
-        values = [cells[i].strip() if i >= 0 else "" for i in self.file_positions]
-        positions = self.positions
-        client_id = cells[positions["client_id"]].strip()
+        values = [value.strip() for value in self._fields(cells)]
+        client_id = cells[self._id_at].strip()
         if not _CLIENT_ID.fullmatch(client_id):
             problems.append(
                 (
@@ -267,18 +272,19 @@ class RowChecker:
                     reason += " (Excel wrote it as a number: format the column as text)"
                 problems.append(("phone", reason))
             values[3] = normal or ""
-        for i, limit in self.limits:
-            if len(values[i]) > limit:
-                problems.append(
-                    (FILE_FIELDS[i], f"{FILE_FIELDS[i]} is longer than {limit} characters")
-                )
+        if any(map(gt, map(len, values), self._limits)):
+            problems += [
+                (column, f"{column} is longer than {limit} characters")
+                for column, limit, value in zip(FILE_FIELDS, self._limits, values, strict=True)
+                if len(value) > limit
+            ]
         preferences: list[tuple[str, str, str]] | str = []
-        if positions["preferences"] >= 0 and (text := cells[positions["preferences"]].strip()):
+        if text := cells[self._preferences_at].strip():
             preferences = self.preferences(text)
             if isinstance(preferences, str):
                 problems.append(("preferences", preferences))
         aliases: dict[str, str] = {}
-        if positions["aliases"] >= 0 and (text := cells[positions["aliases"]].strip()):
+        if text := cells[self._aliases_at].strip():
             for alias in _ALIAS_SPLIT.split(text):
                 alias = alias.strip()
                 key = alias_key(alias)
