@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from bot.cards import db
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, ImportResult, import_file
 from bot.cards.store import CardStore
-from bot.paths import var_dir
+from bot.followups import cli as followups
+from bot.roleplay import cli as roleplay_cli
 from bot.server import ServerError, running
 
 
@@ -88,12 +90,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_cards_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    started = time.perf_counter()
     try:
         with db.session_scope() as session:
             result = import_file(session, path, dry_run=args.dry_run)
     except CsvImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    result.seconds = time.perf_counter() - started  # with the commit
     print(_import_summary(path, result))
     return 0
 
@@ -186,22 +190,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_roleplay_report(args: argparse.Namespace) -> int:
-    from bot.roleplay import report
-
-    with db.session_scope() as session:
-        rows = report.history(session, args.advisor)
-        print(report.render(args.advisor, rows))
-        if rows:
-            out = (
-                Path(args.out)
-                if args.out
-                else var_dir() / "reports" / f"roleplay-{args.advisor}.png"
-            )
-            print(f"Chart: {report.plot(args.advisor, rows, out)}")
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.bench import run_bench
 
@@ -273,12 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=50, help="most recent accesses (50)")
     audit.set_defaults(func=cmd_audit)
 
-    roleplay = sub.add_parser("roleplay", help="training role-play history")
-    rp_sub = roleplay.add_subparsers(dest="roleplay_command", required=True)
-    rp_report = rp_sub.add_parser("report", help="an advisor's role-play history and score chart")
-    rp_report.add_argument("advisor")
-    rp_report.add_argument("--out", help="PNG path (default var/reports/roleplay-ADVISOR.png)")
-    rp_report.set_defaults(func=cmd_roleplay_report)
+    roleplay_cli.add_commands(sub)
 
     bench = sub.add_parser("bench", help="latency and NLU quality against the running bot")
     bench.add_argument("--url", default="http://127.0.0.1:5005", help="the running Rasa server")
@@ -294,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--errors", type=int, default=0, help="list up to N errors of each kind per split"
     )
     bench.set_defaults(func=cmd_bench)
+
+    followups.add_commands(sub)  # purchases import, rfm, followups list
     return parser
 
 

@@ -193,6 +193,47 @@ def test_synthetic_cards_reimport_changes_nothing(db_url: str, tmp_path: Path) -
     assert snapshot(db_url) == before
 
 
+def test_checking_in_a_second_process_gives_the_same_result(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "synthetic.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write_csv(handle, 3000, seed=5)
+    with db.session_scope(db_url) as session:
+        parallel = import_file(session, path, dry_run=True, progress=False, parallel=True)
+        here = import_file(session, path, dry_run=True, progress=False, parallel=False)
+    assert (parallel.created, parallel.preferences_added, parallel.aliases_added) == (
+        here.created, here.preferences_added, here.aliases_added,
+    )  # fmt: skip
+    assert parallel.created == 3000
+    bad = write_csv_file(tmp_path, [*GOOD_ROWS, GOOD_ROWS[0]], "repeat.csv")
+    repeat = "line 5, client_id: client_id 'K001' repeats line 2"
+    with pytest.raises(CsvImportError, match=repeat), db.session_scope(db_url) as session:
+        import_file(session, bad, progress=False, parallel=True)
+    assert counts(db_url) == (0, 0)
+
+
+def test_first_load_rebuilds_the_indexes_it_dropped(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from bot.cards import bulk
+
+    monkeypatch.setattr(bulk, "REBUILD_FROM", 1000)
+
+    def indexes() -> list[tuple[str, str]]:
+        with db.session_scope(db_url) as session:
+            rows = session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+            return sorted((str(name), str(sql)) for name, sql in rows)
+
+    before = indexes()
+    path = tmp_path / "first.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write_csv(handle, 1500, seed=2)
+    assert run_import(db_url, path).created == 1500
+    assert indexes() == before
+    assert run_import(db_url, path).unchanged == 1500  # now the store is as big: no rebuild
+
+
 def test_advisor_observations_survive_reimport(db_url: str, tmp_path: Path) -> None:
     path = write_csv_file(tmp_path, GOOD_ROWS)
     run_import(db_url, path)

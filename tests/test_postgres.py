@@ -172,6 +172,34 @@ def test_bulk_import_on_postgres(pg_url: str, tmp_path: Path) -> None:
     assert _pg_snapshot(pg_url, "P") == before
 
 
+def test_first_load_on_postgres_restores_indexes_and_keys(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load bigger than the store drops and rebuilds indexes and foreign keys."""
+    from bot.cards import bulk
+    from bot.cards.synthetic import write_csv
+
+    db.upgrade(pg_url)
+    monkeypatch.setattr(bulk, "REBUILD_FROM", 1000)
+    schema = (
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' "
+        "UNION ALL SELECT conrelid::regclass::text || conname || pg_get_constraintdef(oid) "
+        "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+    )
+    engine = create_engine(pg_url, future=True)
+    with engine.connect() as connection:
+        before = sorted(connection.execute(text(schema)).scalars())
+        clients = connection.execute(text("SELECT count(*) FROM clients")).scalar_one()
+    path = tmp_path / "first.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write_csv(handle, clients + 1000, seed=3, prefix="F")
+    with db.session_scope(pg_url) as session:
+        assert import_file(session, path, progress=False).created == clients + 1000
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text(schema)).scalars()) == before
+    engine.dispose()
+
+
 def test_real_exports_and_bad_rows_on_postgres(pg_url: str, tmp_path: Path) -> None:
     """GBK with Chinese headers and an .xlsx import; three bad rows import nothing."""
     from openpyxl import Workbook

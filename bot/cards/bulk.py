@@ -39,8 +39,8 @@ STAGE_COLUMNS = {
     "stage_aliases": ("client_id", "alias", "key"),
 }
 SLICE = 50_000
-# SQLite: a table's plain indexes are rebuilt rather than filled row by row when
-# at least this many rows, and more rows than it already has, are coming.
+# Indexes are rebuilt rather than filled row by row when at least this many cards,
+# and more than the store has, are coming (see Staging._first_load).
 REBUILD_FROM = 100_000
 BATCH = 5_000
 EXAMPLES = 5
@@ -246,40 +246,65 @@ class Staging:
 
     def _sliced(self, table: str, statements: list[tuple[str, str]], counts: Counts,
                 progress: Progress, imported_by: str) -> None:  # fmt: skip
-        """Each statement over every slice of ``table``'s rows, its rowcount added up."""
-        for lo in range(1, self.sizes[table] + 1, SLICE):
-            hi = lo + SLICE - 1
+        """Each statement over every slice of ``table``'s rows, its rowcount added up.
+        PostgreSQL takes each statement whole: it plans one hash join over all the
+        rows, where slices would each scan the card table again."""
+        size = self.sizes[table]
+        step = max(size, 1) if self.postgres else SLICE
+        for lo in range(1, size + 1, step):
+            hi = lo + step - 1
             for counter, sql in statements:
                 statement = text(sql).bindparams(bindparam("now", type_=DateTime()))
                 result = self.connection.execute(
                     statement, {"lo": lo, "hi": hi, "now": self.now, "by": imported_by}
                 )
                 setattr(counts, counter, getattr(counts, counter) + max(result.rowcount, 0))
-            progress(min(hi, self.sizes[table]) - lo + 1)
+            progress(min(hi, size) - lo + 1)
 
     @contextmanager
-    def _indexes_rebuilt(self, table: str, incoming: int) -> Iterator[None]:
-        """SQLite: when a load is larger than the table, its non-unique indexes are
-        dropped and built again afterwards, one sorted pass each instead of a
-        random insert per row. This happens inside the import's transaction, so
-        other connections (WAL readers) never see the table without them."""
-        if self.postgres or incoming < REBUILD_FROM:
+    def _first_load(self) -> Iterator[None]:
+        """When more cards come in than the store has (a first load), the card
+        tables' non-unique indexes, and on PostgreSQL the foreign keys of
+        preferences and aliases, are dropped and built again at the end: one
+        sorted pass each instead of an index insert and a key check per row.
+        It happens inside the import's transaction. SQLite's readers (WAL) never
+        see the tables without them; PostgreSQL's wait for the commit."""
+        incoming = self.sizes["stage_clients"]
+        if incoming < REBUILD_FROM:
             yield
             return
-        existing = self.connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
-        if incoming <= existing:
+        if incoming <= self.connection.exec_driver_sql("SELECT count(*) FROM clients").scalar_one():
             yield
             return
-        indexes = self.connection.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
-            (table,),
-        ).all()
+        if self.postgres:
+            indexes = self.connection.exec_driver_sql(
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE NOT indisunique AND indrelid = "
+                "ANY(ARRAY['clients', 'preferences', 'client_aliases']::regclass[])"
+            ).all()
+            keys = self.connection.exec_driver_sql(
+                "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE contype = 'f' "
+                "AND conrelid = ANY(ARRAY['preferences', 'client_aliases']::regclass[])"
+            ).all()
+        else:
+            indexes = self.connection.exec_driver_sql(
+                "SELECT '\"' || name || '\"', sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name IN ('clients', 'preferences', 'client_aliases') "
+                "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
+            ).all()
+            keys = []
+        for table, name, _ in keys:
+            self.connection.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         for name, _ in indexes:
-            self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
+            self.connection.exec_driver_sql(f"DROP INDEX {name}")
         yield
-        for _, sql in indexes:
-            self.connection.exec_driver_sql(sql)
+        for _, definition in indexes:
+            self.connection.exec_driver_sql(definition)
+        for table, name, definition in keys:
+            self.connection.exec_driver_sql(
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
+            )
 
     def apply(self, present: tuple[str, ...], imported_by: str, progress: Progress) -> Counts:
         counts = Counts()
@@ -293,16 +318,10 @@ class Staging:
         insert = (
             f"INSERT INTO clients (id, {', '.join(CLIENT_FIELDS)}, created_at, updated_at) "
             f"SELECT s.id, {', '.join(self._value(c) for c in CLIENT_FIELDS)}, :now, :now "
-            "FROM stage_clients s WHERE s.n BETWEEN :lo AND :hi ON CONFLICT (id) DO NOTHING"
+            "FROM stage_clients s WHERE s.n BETWEEN :lo AND :hi "
+            "AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id) "
+            "ON CONFLICT (id) DO NOTHING"
         )
-        with self._indexes_rebuilt("clients", self.sizes["stage_clients"]):
-            self._sliced(
-                "stage_clients", [("updated", update), ("created", insert)], counts, progress,
-                imported_by,
-            )  # fmt: skip
-        if self.postgres and counts.created >= SLICE:
-            # The planner's idea of the clients table is stale after a large insert.
-            self.connection.exec_driver_sql("ANALYZE clients")
         touch = (
             "UPDATE clients SET updated_at = :now WHERE updated_at <> :now AND id IN "
             "(SELECT {alias}.client_id FROM {table} {alias} "
@@ -314,31 +333,33 @@ class Staging:
             "recorded_at, status, date_value) "
             "SELECT sp.client_id, sp.category, sp.value, :by, sp.store, :now, 'current', "
             f"{date_value} FROM stage_preferences sp WHERE sp.n BETWEEN :lo AND :hi "
-            "ON CONFLICT (client_id, category, value) DO NOTHING"
+            f"AND {self._new_preference()} ON CONFLICT (client_id, category, value) DO NOTHING"
         )
         add_aliases = (
             "INSERT INTO client_aliases (client_id, alias, key, kind, recorded_by, recorded_at) "
             "SELECT sa.client_id, sa.alias, sa.key, 'alias', :by, :now "
             "FROM stage_aliases sa WHERE sa.n BETWEEN :lo AND :hi "
-            "ON CONFLICT (client_id, key) DO NOTHING"
+            f"AND {self._new_alias()} ON CONFLICT (client_id, key) DO NOTHING"
         )
-        # When every card is new, no existing card can gain a preference or an alias.
-        existing = counts.created < self.sizes["stage_clients"]
-        for table, alias, new, add, counter in (
-            (
-                "stage_preferences",
-                "sp",
-                self._new_preference(),
-                add_preferences,
-                "preferences_added",
-            ),
-            ("stage_aliases", "sa", self._new_alias(), add_aliases, "aliases_added"),
-        ):
-            statements = [(counter, add)]
-            if existing:
-                statements.insert(0, ("updated", touch.format(alias=alias, table=table, new=new)))
-            card_table = "preferences" if table == "stage_preferences" else "client_aliases"
-            with self._indexes_rebuilt(card_table, self.sizes[table]):
+        with self._first_load():
+            self._sliced(
+                "stage_clients", [("updated", update), ("created", insert)], counts, progress,
+                imported_by,
+            )  # fmt: skip
+            if self.postgres and counts.created:
+                # The planner's idea of the clients table is stale after an insert.
+                self.connection.exec_driver_sql("ANALYZE clients")
+            # When every card is new, no existing card can gain a preference or an alias.
+            existing = counts.created < self.sizes["stage_clients"]
+            for table, alias, new, add, counter in (
+                ("stage_preferences", "sp", self._new_preference(), add_preferences,
+                 "preferences_added"),
+                ("stage_aliases", "sa", self._new_alias(), add_aliases, "aliases_added"),
+            ):  # fmt: skip
+                statements = [(counter, add)]
+                if existing:
+                    touched = touch.format(alias=alias, table=table, new=new)
+                    statements.insert(0, ("updated", touched))
                 self._sliced(table, statements, counts, progress, imported_by)
         return counts
 

@@ -7,7 +7,8 @@ Two passes, neither holding the file in memory:
    rows go to private staging tables (bot/cards/bulk.py), never to the cards;
    every problem is collected, and the first 50 are shown with a count of the
    rest. Repeated client ids and external ids are found from 16-byte
-   fingerprints per row.
+   fingerprints per row. A big file is checked in a second process while this
+   one stages (bot/cards/checking.py).
 2. Only when no row had a problem are the staged rows written to the card
    tables in bulk, inside the caller's transaction. Re-importing changes
    nothing: clients are upserted on client_id, a preference or alias already on
@@ -20,41 +21,32 @@ A column the file does not have is left as it is on existing cards.
 from __future__ import annotations
 
 import time
-import zlib
-from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from bot.cards.bulk import Staging
-from bot.cards.exports import FileRefused, Table, open_table, parse_header
-from bot.cards.fields import CLIENT_FIELDS, Issue, RowChecker
+from bot.cards.checking import (
+    SHOWN_ISSUES,
+    Checked,
+    CsvImportError,
+    Finished,
+    Rows,
+    events_for,
+)
+from bot.cards.fields import Issue
 from bot.clock import to_local, utcnow
 from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 
+__all__ = ["CsvImportError", "ImportResult", "import_file"]
+
 IMPORTED_BY = "档案导入"
 PROGRESS_FROM_ROWS = 500
-SHOWN_ISSUES = 50
 SQLITE_CACHE_KB = 65_536
-_EXTERNAL = CLIENT_FIELDS.index("wecom_external_userid")
-
-
-class CsvImportError(ValueError):
-    """The file has problems (a CSV or an .xlsx alike); nothing from it was written."""
-
-    def __init__(self, path: Path, issues: list[Issue], total: int, unit: str = "line") -> None:
-        self.issues = issues
-        self.total = total
-        lines = [f"{path}: {total} problem{'s' if total > 1 else ''}. Nothing was imported."]
-        lines += [f"  {issue.render(unit)}" for issue in issues]
-        if total > len(issues):
-            lines.append(f"  … and {total - len(issues)} more")
-        super().__init__("\n".join(lines))
 
 
 @dataclass
@@ -71,105 +63,38 @@ class ImportResult:
     examples: list[str] = field(default_factory=list)
 
 
-class Fingerprints:
-    """Which keys repeat, in 16 bytes a row: two independent hashes and the line."""
-
-    def __init__(self) -> None:
-        self.hashes = array("q")
-        self.crcs = array("I")
-        self.lines = array("I")
-
-    def add(self, key: str, line: int) -> None:
-        self.hashes.append(hash(key))
-        self.crcs.append(zlib.crc32(key.encode("utf-8")))
-        self.lines.append(line)
-
-    def repeats(self) -> list[tuple[int, int]]:
-        """(line, line it repeats) for every row whose key an earlier row had, by line."""
-        if len(self.lines) < 2:
-            return []
-        hashes = np.frombuffer(self.hashes, dtype=np.int64)
-        crcs = np.frombuffer(self.crcs, dtype=np.uint32)
-        lines = np.frombuffer(self.lines, dtype=np.uint32)
-        order = np.lexsort((lines, crcs, hashes))
-        hashes, crcs, lines = hashes[order], crcs[order], lines[order]
-        starts = np.ones(len(lines), dtype=bool)
-        starts[1:] = (hashes[1:] != hashes[:-1]) | (crcs[1:] != crcs[:-1])
-        first = lines[starts][np.cumsum(starts) - 1]
-        return sorted(zip(lines[~starts].tolist(), first[~starts].tolist(), strict=True))
-
-
-@dataclass
-class Checked:
-    """What pass 1 learnt about a file whose every row passed."""
-
-    described: str
-    unit: str
-    present: tuple[str, ...]
-    rows: int
-    labels: dict[str, str]  # column → the header text the file uses for it
-
-
 def _progress(total: int | None, desc: str, show: bool) -> tqdm:
     return tqdm(total=total, desc=desc, unit="row", unit_scale=True, disable=not show)
 
 
-def _open(path: Path) -> Table:
-    try:
-        return open_table(path)
-    except FileRefused as exc:
-        raise CsvImportError(path, [Issue(exc.line, "", exc.reason)], 1) from exc
-
-
-def check_rows(
-    path: Path, staging: Staging, vocabulary: Vocabulary | None = None, progress: bool = True
-) -> Checked:
-    """Pass 1: check every row, staging the good ones; CsvImportError naming the problems."""
-    table = _open(path)
-    header, problems = parse_header(table.header_cells)
-    if problems:
-        refused = [Issue(table.header_line, "", p) for p in problems]
-        raise CsvImportError(path, refused[:SHOWN_ISSUES], len(refused), table.unit)
-    checker = RowChecker(
-        header, vocabulary or load_vocabulary(), to_local(utcnow()).date(), table.kind == "CSV"
-    )
-    ids, externals = Fingerprints(), Fingerprints()
-    issues: list[Issue] = []
-    total = rows = count = 0
-    show = progress and (table.approx_rows or 0) >= PROGRESS_FROM_ROWS
-    try:
-        with _progress(table.approx_rows, f"Checking {path.name}", show) as bar:
-            for count, (line, cells) in enumerate(table.rows, 1):
-                if not count % 1000:
-                    bar.update(1000)
-                if not "".join(cells).strip():
-                    continue
-                card = checker.check(line, cells)
-                if isinstance(card, list):
-                    total += len(card)
-                    issues.extend(card[: SHOWN_ISSUES - len(issues)])
-                    continue
-                rows += 1
-                ids.add(card.client_id, line)
-                if card.values[_EXTERNAL]:
-                    externals.add(card.values[_EXTERNAL], line)
-                if not total:  # once a row is bad nothing will be written: stop staging
+def _check(
+    path: Path, staging: Staging, vocabulary: Vocabulary, progress: bool, parallel: bool | None
+) -> tuple[Checked, int]:
+    """Pass 1: every row checked, the good ones staged; CsvImportError naming the problems."""
+    events = events_for(path, vocabulary, to_local(utcnow()).date(), parallel)
+    checked = next(events)
+    assert isinstance(checked, Checked)
+    show = progress and (checked.approx_rows or 0) >= PROGRESS_FROM_ROWS
+    finished = Finished(0, [], 0)
+    with _progress(checked.approx_rows, f"Checking {path.name}", show) as bar:
+        for event in events:
+            if isinstance(event, Rows):
+                for card in event.cards:
                     staging.add(card)
-            bar.update(count % 1000)
-    except FileRefused as exc:
-        raise CsvImportError(path, [Issue(exc.line, "", exc.reason)], 1, table.unit) from exc
-    repeats = {"client_id": ids.repeats(), "wecom_external_userid": externals.repeats()}
-    repeated = sum(len(pairs) for pairs in repeats.values())
-    if total or repeated:
-        shown = {column: pairs[:SHOWN_ISSUES] for column, pairs in repeats.items()}
-        keys = staging.keys_at(line for pairs in shown.values() for line, _ in pairs)
-        for column, pairs in shown.items():
+                bar.update(event.read)
+            elif isinstance(event, Finished):
+                finished = event
+    if finished.problems:
+        lines = (line for pairs in finished.repeats.values() for line, _ in pairs)
+        keys = staging.keys_at(lines)
+        issues = list(finished.issues)
+        for column, pairs in finished.repeats.items():
             index = 0 if column == "client_id" else 1
             # Rows after the first bad one are not staged: their key is not at hand.
             issues += [
                 Issue(
                     line,
-                    checker.labels[column],
+                    checked.labels[column],
                     f"{column} '{keys[line][index]}' repeats line {first}"
                     if line in keys
                     else f"{column} repeats line {first}",
@@ -177,8 +102,8 @@ def check_rows(
                 for line, first in pairs
             ]
         issues.sort(key=lambda issue: issue.line)
-        raise CsvImportError(path, issues[:SHOWN_ISSUES], total + repeated, table.unit)
-    return Checked(table.described, table.unit, checker.present, rows, checker.labels)
+        raise CsvImportError(path, issues[:SHOWN_ISSUES], finished.problems, checked.unit)
+    return checked, finished.rows
 
 
 @contextmanager
@@ -202,6 +127,7 @@ def import_file(
     dry_run: bool = False,
     progress: bool = True,
     vocabulary: Vocabulary | None = None,
+    parallel: bool | None = None,
 ) -> ImportResult:
     """Check the whole file, then write it in the session's transaction (or, with
     ``dry_run``, only count what it would change); CsvImportError if any row is bad."""
@@ -210,7 +136,9 @@ def import_file(
     try:
         with _sqlite_cache(session):
             staging.create()
-            checked = check_rows(path, staging, vocabulary, progress)
+            checked, rows = _check(
+                path, staging, vocabulary or load_vocabulary(), progress, parallel
+            )
             staging.finish()
             conflicts, total = staging.external_conflicts(checked.present, SHOWN_ISSUES)
             if total:
@@ -224,16 +152,16 @@ def import_file(
                 counts = staging.preview(checked.present)
             else:
                 steps = sum(staging.sizes.values())
-                show = progress and checked.rows >= PROGRESS_FROM_ROWS
+                show = progress and rows >= PROGRESS_FROM_ROWS
                 with _progress(steps, "Writing cards", show) as bar:
                     counts = staging.apply(checked.present, IMPORTED_BY, bar.update)
     finally:
         staging.drop()
     return ImportResult(
-        rows=checked.rows,
+        rows=rows,
         created=counts.created,
         updated=counts.updated,
-        unchanged=checked.rows - counts.created - counts.updated,
+        unchanged=rows - counts.created - counts.updated,
         preferences_added=counts.preferences_added,
         aliases_added=counts.aliases_added,
         described=checked.described,
