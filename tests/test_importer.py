@@ -193,24 +193,6 @@ def test_synthetic_cards_reimport_changes_nothing(db_url: str, tmp_path: Path) -
     assert snapshot(db_url) == before
 
 
-def test_checking_in_a_second_process_gives_the_same_result(db_url: str, tmp_path: Path) -> None:
-    path = tmp_path / "synthetic.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        write_csv(handle, 3000, seed=5)
-    with db.session_scope(db_url) as session:
-        parallel = import_file(session, path, dry_run=True, progress=False, parallel=True)
-        here = import_file(session, path, dry_run=True, progress=False, parallel=False)
-    assert (parallel.created, parallel.preferences_added, parallel.aliases_added) == (
-        here.created, here.preferences_added, here.aliases_added,
-    )  # fmt: skip
-    assert parallel.created == 3000
-    bad = write_csv_file(tmp_path, [*GOOD_ROWS, GOOD_ROWS[0]], "repeat.csv")
-    repeat = "line 5, client_id: client_id 'K001' repeats line 2"
-    with pytest.raises(CsvImportError, match=repeat), db.session_scope(db_url) as session:
-        import_file(session, bad, progress=False, parallel=True)
-    assert counts(db_url) == (0, 0)
-
-
 def test_first_load_rebuilds_the_indexes_it_dropped(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

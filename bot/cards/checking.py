@@ -1,23 +1,17 @@
 """Pass 1 of an import: every row of a file checked, as a stream of events.
 
-The stream is the same wherever it runs. A big file is checked in a second
-process, so reading and checking (about half the work) run on the machine's
-other core while this process stages the good rows; a small one is checked
-in place, where starting a process would cost more than it saves.
+The importer stages the good rows of each batch as they come, so the file is
+read once and never held in memory.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
-import traceback
 import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -27,8 +21,6 @@ from bot.nlu.vocabulary import Vocabulary
 
 SHOWN_ISSUES = 50
 BATCH = 2_000
-# Files from this size on are checked in a second process (about 60,000 cards).
-PARALLEL_FROM_BYTES = 8 << 20
 _EXTERNAL = CLIENT_FIELDS.index("wecom_external_userid")
 
 
@@ -36,15 +28,13 @@ class CsvImportError(ValueError):
     """The file has problems (a CSV or an .xlsx alike); nothing from it was written."""
 
     def __init__(self, path: Path, issues: list[Issue], total: int, unit: str = "line") -> None:
-        self.path, self.issues, self.total, self.unit = path, issues, total, unit
+        self.issues = issues
+        self.total = total
         lines = [f"{path}: {total} problem{'s' if total > 1 else ''}. Nothing was imported."]
         lines += [f"  {issue.render(unit)}" for issue in issues]
         if total > len(issues):
             lines.append(f"  … and {total - len(issues)} more")
         super().__init__("\n".join(lines))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return CsvImportError, (self.path, self.issues, self.total, self.unit)
 
 
 class Fingerprints:
@@ -156,57 +146,3 @@ def check_events(path: Path, vocabulary: Vocabulary, today: date) -> Iterator[Ev
     yield Rows(read, cards)
     repeats = {"client_id": ids.repeats(), "wecom_external_userid": externals.repeats()}
     yield Finished(rows, issues, total, {k: v[:SHOWN_ISSUES] for k, v in repeats.items() if v})
-
-
-@dataclass
-class _Failed:
-    error: CsvImportError | None
-    trace: str = ""
-
-
-def _produce(path: Path, vocabulary: Vocabulary, today: date, out: Any) -> None:
-    """The second process: every event onto the queue, or what went wrong."""
-    try:
-        for event in check_events(path, vocabulary, today):
-            out.put(event)
-    except CsvImportError as exc:
-        out.put(_Failed(exc))
-    except BaseException:
-        out.put(_Failed(None, traceback.format_exc()))
-
-
-def worker_events(path: Path, vocabulary: Vocabulary, today: date) -> Iterator[Event]:
-    """check_events() run in a second process; its events, in order, here."""
-    context = multiprocessing.get_context("spawn")
-    events = context.Queue(maxsize=8)  # bounded: the checker waits for the writer
-    process = context.Process(target=_produce, args=(path, vocabulary, today, events), daemon=True)
-    process.start()
-    try:
-        while True:
-            try:
-                event = events.get(timeout=1.0)
-            except queue.Empty:
-                if not process.is_alive():
-                    raise RuntimeError("the process checking the file stopped") from None
-                continue
-            if isinstance(event, _Failed):
-                if event.error is not None:
-                    raise event.error
-                raise RuntimeError(f"checking the file failed:\n{event.trace}")
-            yield event
-            if isinstance(event, Finished):
-                return
-    finally:
-        if process.is_alive():
-            process.terminate()
-        process.join()
-        events.close()
-
-
-def events_for(
-    path: Path, vocabulary: Vocabulary, today: date, parallel: bool | None = None
-) -> Iterator[Event]:
-    """Pass 1's events, checked in a second process when the file is big (or asked to)."""
-    if parallel is None:
-        parallel = path.is_file() and path.stat().st_size >= PARALLEL_FROM_BYTES
-    return (worker_events if parallel else check_events)(path, vocabulary, today)

@@ -7,8 +7,7 @@ Two passes, neither holding the file in memory:
    rows go to private staging tables (bot/cards/bulk.py), never to the cards;
    every problem is collected, and the first 50 are shown with a count of the
    rest. Repeated client ids and external ids are found from 16-byte
-   fingerprints per row. A big file is checked in a second process while this
-   one stages (bot/cards/checking.py).
+   fingerprints per row (bot/cards/checking.py).
 2. Only when no row had a problem are the staged rows written to the card
    tables in bulk, inside the caller's transaction. Re-importing changes
    nothing: clients are upserted on client_id, a preference or alias already on
@@ -36,7 +35,7 @@ from bot.cards.checking import (
     CsvImportError,
     Finished,
     Rows,
-    events_for,
+    check_events,
 )
 from bot.cards.fields import Issue
 from bot.clock import to_local, utcnow
@@ -68,10 +67,10 @@ def _progress(total: int | None, desc: str, show: bool) -> tqdm:
 
 
 def _check(
-    path: Path, staging: Staging, vocabulary: Vocabulary, progress: bool, parallel: bool | None
+    path: Path, staging: Staging, vocabulary: Vocabulary, progress: bool
 ) -> tuple[Checked, int]:
     """Pass 1: every row checked, the good ones staged; CsvImportError naming the problems."""
-    events = events_for(path, vocabulary, to_local(utcnow()).date(), parallel)
+    events = check_events(path, vocabulary, to_local(utcnow()).date())
     checked = next(events)
     assert isinstance(checked, Checked)
     show = progress and (checked.approx_rows or 0) >= PROGRESS_FROM_ROWS
@@ -127,7 +126,6 @@ def import_file(
     dry_run: bool = False,
     progress: bool = True,
     vocabulary: Vocabulary | None = None,
-    parallel: bool | None = None,
 ) -> ImportResult:
     """Check the whole file, then write it in the session's transaction (or, with
     ``dry_run``, only count what it would change); CsvImportError if any row is bad."""
@@ -136,9 +134,7 @@ def import_file(
     try:
         with _sqlite_cache(session):
             staging.create()
-            checked, rows = _check(
-                path, staging, vocabulary or load_vocabulary(), progress, parallel
-            )
+            checked, rows = _check(path, staging, vocabulary or load_vocabulary(), progress)
             staging.finish()
             conflicts, total = staging.external_conflicts(checked.present, SHOWN_ISSUES)
             if total:
