@@ -19,7 +19,6 @@ from bot.cards import audit
 from bot.cards.db import session_scope
 from bot.cards.store import CardStore
 from bot.replies import Reply
-from bot.roleplay.turns import takes_over
 from bot.turn import (
     ACTIVE_CLIENT,
     AWAITING,
@@ -88,9 +87,7 @@ class CopilotAction(Action):
     ) -> list[dict[str, Any]]:
         with session_scope() as session:
             turn = turn_from_tracker(tracker, lambda sender: identity(session, sender))
-            # During a role-play most lines are spoken to the simulated client.
-            handler = takes_over(turn) or self.handle
-            reply = handler(CardStore(session), turn)
+            reply = self.handle(CardStore(session), turn)
             if reply.client is not None:
                 # A card shown to an advisor is a read of the client's data (bot.cards.audit).
                 audit.record(session, turn.advisor, reply.client.id, "read", self.name())

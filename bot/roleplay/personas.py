@@ -1,25 +1,62 @@
-"""Personas (data/personas/*.yml) and the shared role-play rules, validated on load."""
+"""Personas (data/personas/*.yml) and the shared role-play rules, validated on load.
+
+A persona answers every move of its flow (data/roleplay/moves.yml) in its own
+words, with at least six answers per move and trust band, so a trainee who
+offers tea three times, or asks the same question again, never hears the same
+line twice in a session. Facts come in order per stage and never change.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from bot.datafiles import Located, load_folder, load_located
 from bot.flows.scripts import SCENARIOS
 from bot.paths import project_root
+from bot.roleplay.moves import FLOWS, Catalogue, load_catalogue
+from bot.roleplay.stages import FlowStages, load_stages
 
 PERSONAS_DIR = Path("data/personas")
 RULES_FILE = Path("data/roleplay/rules.yml")
-RECEPTION_STAGES = ("situation", "problem", "implication", "need")
-COMPLAINT_STAGES = ("respond", "empathise", "resolve", "compensate", "improve")
-RECEPTION_LINES = ("guarded", "closed", "repeat", "pitch_early", "pitch_match", "pitch_miss",
-                   "pressured", "buy", "hook", "leave")  # fmt: skip
-COMPLAINT_LINES = ("guarded", "closed", "repeat", "pressured", "satisfied", "hook", "leave")
-TRUST_KEYS = ("greeting", "open_on_stage", "closed_on_stage", "too_early", "implication_lands",
-              "need_stated", "pitch_early", "pitch_match", "pitch_miss", "forbidden",
-              "complaint_step", "complaint_skip")  # fmt: skip
+BANDS = ("cool", "neutral", "warm")
+MIN_ANSWERS = 6
+# Answers that belong to no trainee move: to a closed question, to anything else.
+EXTRA_ANSWERS = {"reception": ("closed", "other"), "complaint": ("other",)}
+# Single reactions: the pitch that meets the need, buying signals, the decision, goodbyes.
+LINES = {
+    "reception": (
+        "pitch_match",
+        "pitch_miss",
+        "interest",
+        "pressured",
+        "repeat",
+        "buy",
+        "hook",
+        "leave",
+    ),
+    "complaint": ("pressured", "satisfied", "hook", "leave"),
+}
+TRUST_KEYS = (
+    "rapport",
+    "open_on_stage",
+    "closed_on_stage",
+    "too_early",
+    "implication_lands",
+    "implication_generic",
+    "need_stated",
+    "pitch_early",
+    "pitch_match",
+    "pitch_miss",
+    "hook_early",
+    "close_early",
+    "forbidden",
+    "complaint_step",
+    "complaint_skip",
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -36,30 +73,23 @@ class Persona:
     opening: str
     facts: dict[str, tuple[str, ...]]
     objections: tuple[str, ...]
+    answers: dict[str, dict[str, tuple[str, ...]]]
     lines: dict[str, tuple[str, ...]]
     implication_triggers: tuple[str, ...] = ()
     need_keywords: tuple[str, ...] = ()
-    step_cues: dict[str, tuple[str, ...]] | None = None
-
-    @property
-    def stages(self) -> tuple[str, ...]:
-        return COMPLAINT_STAGES if self.flow == "complaint" else RECEPTION_STAGES
-
-    def line(self, key: str, index: int = 0) -> str:
-        options = self.lines[key]
-        return options[index % len(options)]
 
 
 @dataclass(frozen=True)
 class Rules:
     open_words: tuple[str, ...]
     closed_endings: tuple[str, ...]
-    hook_cues: tuple[str, ...]
-    rapport_replies: tuple[str, ...]
+    bands: dict[str, int]
     trust: dict[str, int]
-    guarded_below: int
     leave_below: int
     min_open_share: float
+    function_chars: frozenset[str]
+    common_pairs: frozenset[str]
+    pass_marks: dict[str, int]
 
     def is_open(self, text: str) -> bool:
         """Open questions invite the client to talk; yes/no questions do not."""
@@ -68,11 +98,32 @@ class Rules:
         stripped = text.rstrip("？?。.！!～~ ")
         return not any(stripped.endswith(ending) for ending in self.closed_endings)
 
+    def band(self, trust: int) -> str:
+        if trust >= self.bands["warm"]:
+            return "warm"
+        return "neutral" if trust >= self.bands["neutral"] else "cool"
+
+    def pairs(self, text: str) -> set[str]:
+        """Adjacent content characters of ``text``: what two lines share when one
+        picks up the other (投资人 in both, not 什么 or 影响)."""
+        chars = [c if _CJK.match(c) and c not in self.function_chars else " " for c in text]
+        joined = "".join(chars)
+        return {
+            joined[i : i + 2]
+            for i in range(len(joined) - 1)
+            if " " not in joined[i : i + 2] and joined[i : i + 2] not in self.common_pairs
+        }
+
+    def pass_mark(self, scenario: str) -> int:
+        return self.pass_marks.get(scenario, self.pass_marks["default"])
+
 
 def _texts(node: Located, what: str, count: int = 1) -> tuple[str, ...]:
     texts = tuple(node.texts()) if isinstance(node.value, list) else (node.text(),)
     if len(texts) < count:
         raise node.error(f"{what} needs at least {count} line(s)")
+    if len(set(texts)) != len(texts):
+        raise node.error(f"{what} repeats a line")
     return texts
 
 
@@ -82,23 +133,49 @@ def _int(node: Located, low: int, high: int) -> int:
     return int(node.value)
 
 
-def parse_persona(path: Path) -> Persona:
+def _answers(
+    node: Located, flow: str, catalogue: Catalogue
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Every move of the flow, in every band, with enough distinct answers."""
+    answers: dict[str, dict[str, tuple[str, ...]]] = {}
+    keys = catalogue.for_flow(flow) + EXTRA_ANSWERS[flow]
+    mapping = node.mapping()
+    for key, child in mapping.items():
+        if key not in keys:
+            raise child.error(f"'{key}' is no {flow} move (data/roleplay/moves.yml)")
+    for key in keys:
+        bands = node.get(key)
+        answers[key] = {
+            band: _texts(bands.get(band), f"answers.{key}.{band}", MIN_ANSWERS) for band in BANDS
+        }
+    seen: dict[str, str] = {}
+    for key, by_band in answers.items():
+        for band, texts in by_band.items():
+            for text in texts:
+                if text in seen:
+                    where = node.get(key).get(band)
+                    raise where.error(f"'{text}' is also an answer to {seen[text]}")
+                seen[text] = f"{key}.{band}"
+    return answers
+
+
+def parse_persona(path: Path, catalogue: Catalogue, stages: dict[str, FlowStages]) -> Persona:
     root = load_located(path)
-    flow = root.get("flow").text()
-    if flow not in ("reception", "complaint"):
-        raise root.get("flow").error("flow must be reception or complaint")
+    flow_node = root.get("flow")
+    flow = flow_node.text()
+    if flow not in FLOWS:
+        raise flow_node.error(f"flow must be one of {', '.join(FLOWS)}")
     scenario = root.get("scenario").text()
     if scenario not in SCENARIOS:
         raise root.get("scenario").error(f"scenario must be one of {', '.join(SCENARIOS)}")
-    stages = COMPLAINT_STAGES if flow == "complaint" else RECEPTION_STAGES
     facts_node = root.get("facts")
-    facts = {stage: _texts(facts_node.get(stage), f"facts.{stage}") for stage in stages}
-    line_keys = COMPLAINT_LINES if flow == "complaint" else RECEPTION_LINES
+    facts = {stage: _texts(facts_node.get(stage), f"facts.{stage}") for stage in stages[flow].ids}
     lines_node = root.get("lines")
-    lines = {key: _texts(lines_node.get(key), f"lines.{key}") for key in line_keys}
-    if "{fact}" not in lines["repeat"][0]:
-        raise lines_node.get("repeat").error("the repeat line must contain {fact}")
-    persona = Persona(
+    lines = {key: _texts(lines_node.get(key), f"lines.{key}") for key in LINES[flow]}
+    if not all("{fact}" in text for text in lines.get("repeat", ("{fact}",))):
+        raise lines_node.get("repeat").error("every repeat line must contain {fact}")
+    reception = flow == "reception"
+    return Persona(
         id=root.get("id").text(),
         name=root.get("name").text(),
         title=root.get("title").text(),
@@ -111,16 +188,12 @@ def parse_persona(path: Path) -> Persona:
         opening=root.get("opening").text(),
         facts=facts,
         objections=_texts(root.get("objections"), "objections"),
+        answers=_answers(root.get("answers"), flow, catalogue),
         lines=lines,
-    )
-    if flow == "complaint":
-        cues = root.get("step_cues")
-        step_cues = {stage: _texts(cues.get(stage), f"step_cues.{stage}") for stage in stages}
-        return replace(persona, step_cues=step_cues)
-    return replace(
-        persona,
-        implication_triggers=_texts(root.get("implication_triggers"), "implication_triggers"),
-        need_keywords=_texts(root.get("need_keywords"), "need_keywords"),
+        implication_triggers=(
+            _texts(root.get("implication_triggers"), "implication_triggers") if reception else ()
+        ),
+        need_keywords=_texts(root.get("need_keywords"), "need_keywords") if reception else (),
     )
 
 
@@ -128,23 +201,38 @@ def parse_rules(path: Path) -> Rules:
     root = load_located(path)
     trust_node = root.get("trust")
     trust = {key: _int(trust_node.get(key), -100, 100) for key in TRUST_KEYS}
+    bands_node = root.get("bands")
+    bands = {band: _int(bands_node.get(band), 1, 100) for band in BANDS[1:]}
+    if bands["neutral"] >= bands["warm"]:
+        raise bands_node.error("the warm band must start above the neutral band")
     share = root.get("min_open_share")
     if not isinstance(share.value, (int, float)) or not 0 <= share.value <= 1:
         raise share.error("min_open_share must be between 0 and 1")
+    marks_node = root.get("pass_marks")
+    marks = {key: _int(child, 0, 100) for key, child in marks_node.mapping().items()}
+    unknown = set(marks) - {"default", *SCENARIOS}
+    if "default" not in marks or unknown:
+        raise marks_node.error(
+            f"pass_marks needs 'default' and scenarios from {', '.join(SCENARIOS)}"
+        )
     return Rules(
         open_words=_texts(root.get("open_words"), "open_words"),
         closed_endings=_texts(root.get("closed_endings"), "closed_endings"),
-        hook_cues=_texts(root.get("hook_cues"), "hook_cues"),
-        rapport_replies=_texts(root.get("rapport_replies"), "rapport_replies"),
+        bands=bands,
         trust=trust,
-        guarded_below=_int(root.get("guarded_below"), 0, 100),
         leave_below=_int(root.get("leave_below"), 0, 100),
         min_open_share=float(share.value),
+        function_chars=frozenset(root.get("function_chars").text()),
+        common_pairs=frozenset(_texts(root.get("common_pairs"), "common_pairs")),
+        pass_marks=marks,
     )
 
 
 def load_personas_from(folder: Path) -> dict[str, Persona]:
-    return load_folder(folder, parse_persona, lambda persona: persona.id, "persona")
+    catalogue, stages = load_catalogue(), load_stages()
+    return load_folder(
+        folder, lambda path: parse_persona(path, catalogue, stages), lambda p: p.id, "persona"
+    )
 
 
 @cache

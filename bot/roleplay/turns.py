@@ -1,31 +1,38 @@
-"""Role-play turns: start a persona, answer in character, hint, score at the end.
+"""Role-play turns: start a persona, answer in character, hint, score, list tasks.
 
-While a role-play is running, whatever the advisor types is a line to the
-client (a greeting, a question, a pitch), except the copilot commands to end,
-get a hint or ask for help; :func:`takes_over` routes those turns here.
+Each handler is the action Rasa predicted for the turn (data/rules/roleplay.yml
+routes on the `mode` slot these handlers set): a trainee's line to the client,
+a request for a hint, the end of the role-play. Nothing here re-routes a turn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from bot.cards.models import Roleplay
 from bot.cards.store import CardStore
-from bot.cards.turns import base_reply
+from bot.cards.turns import base_reply, intent_payload
 from bot.clock import utcnow
 from bot.flows.engine import rank
 from bot.flows.scripts import load_library
-from bot.replies import Message, Reply
+from bot.paths import project_root
+from bot.replies import Button, Message, Reply, Wording, parse_wording
 from bot.roleplay.personas import Persona, load_personas, load_rules
-from bot.roleplay.scoring import Scorecard, score
-from bot.roleplay.simulator import RoleplayState, Simulator, start
+from bot.roleplay.scoring import Scorecard, score, simulator_for
+from bot.roleplay.simulator import RoleplayState, start
+from bot.roleplay.stages import FlowStages, load_stages
+from bot.roleplay.trainer import Task, open_tasks
 from bot.turn import MODE, ROLEPLAY_STATE, Turn
 
-# Words that pick a persona when starting (besides its name and title).
+WORDING_FILE = Path("data/roleplay/replies.yml")
+HINT_LINES = 2
+# Words that pick a persona when starting (besides its name, title and id).
 PERSONA_HINTS = {
     "投诉": "vip_complaint_brooch",
     "胸针": "vip_complaint_brooch",
@@ -46,10 +53,19 @@ PERSONA_HINTS = {
     "代购": "price_comparer_bag",
     "包": "price_comparer_bag",
 }
-# Copilot commands that keep their meaning during a role-play.
-COMMANDS = {"end_session", "next_step", "help", "start_roleplay", "goodbye"}
-HINT_GROUPS = {"situation": "situation", "problem": "problem", "implication": "implication",
-               "need": "need_payoff"}  # fmt: skip
+
+
+@cache
+def load_wording() -> Wording:
+    return parse_wording(project_root() / WORDING_FILE)
+
+
+@dataclass(frozen=True)
+class RoleplayMessage(Message):
+    """A message worded in data/roleplay/replies.yml, the role-play's own file."""
+
+    def text(self, seed: str = "") -> str:
+        return load_wording().render(self.key, self.variables, seed)
 
 
 def _state(turn: Turn) -> RoleplayState | None:
@@ -57,71 +73,94 @@ def _state(turn: Turn) -> RoleplayState | None:
     return RoleplayState.from_dict(data) if isinstance(data, dict) else None
 
 
-def choose_persona(store: CardStore, turn: Turn) -> Persona:
-    """The persona the advisor named; otherwise the next one they have not practised."""
+def choose_persona(store: CardStore, turn: Turn) -> tuple[Persona, Task | None]:
+    """The persona the trainee named; else their earliest open assignment; else the
+    next one they have not practised. The assignment is returned when it decided."""
     personas = load_personas()
+    chosen = turn.entity("option")
     for persona in personas.values():
-        if persona.name in turn.text or persona.title in turn.text or persona.id in turn.text:
-            return persona
+        if chosen == persona.id or any(
+            key in turn.text for key in (persona.name, persona.title, persona.id)
+        ):
+            return persona, None
     for word, persona_id in sorted(PERSONA_HINTS.items(), key=lambda kv: -len(kv[0])):
         if word in turn.text and persona_id in personas:
-            return personas[persona_id]
+            return personas[persona_id], None
+    assigned = open_tasks(store.session, turn.advisor.id)
+    if assigned:
+        return assigned[0].persona, assigned[0]
     done = store.session.scalar(
         select(func.count()).select_from(Roleplay).where(Roleplay.advisor_id == turn.advisor.id)
     )
     ordered = sorted(personas)
-    return personas[ordered[int(done or 0) % len(ordered)]]
+    return personas[ordered[int(done or 0) % len(ordered)]], None
 
 
-def _payload(
-    persona: Persona, state: RoleplayState, card: Scorecard | None = None
-) -> dict[str, Any]:
-    coverage = (
-        {s: s in state.steps_done for s in persona.stages}
-        if persona.flow == "complaint"
-        else {
-            s: bool(state.revealed.get(s)) if s != "implication" else state.landed
-            for s in persona.stages
-        }
-    )
-    if persona.flow != "complaint":
-        coverage["need"] = state.need_stated
+def _coverage(stages: FlowStages, state: RoleplayState) -> dict[str, bool]:
+    return {stage_id: stage_id in state.covered for stage_id in stages.ids}
+
+
+def _payload(persona: Persona, state: RoleplayState, card: Scorecard | None) -> dict[str, Any]:
+    stages = load_stages()[persona.flow]
+    rules = load_rules()
     return {
         "persona": persona.id,
         "name": persona.name,
         "title": persona.title,
         "flow": persona.flow,
         "trust": state.trust,
-        "coverage": coverage,
+        "band": rules.band(state.trust),
+        "stages": [
+            {"id": s.id, "title": s.title, "covered": s.id in state.covered} for s in stages.stages
+        ],
+        "coverage": _coverage(stages, state),
+        "pass_mark": rules.pass_mark(persona.scenario),
         "outcome": state.outcome,
         "scorecard": card.to_dict() if card else None,
     }
 
 
-def _reply(persona: Persona, state: RoleplayState | None, messages: list[Message],
-           card: Scorecard | None = None) -> Reply:  # fmt: skip
-    running = state is not None and not state.ended
-    reply = Reply(messages=messages, mode="roleplay" if running else "idle")
-    reply.roleplay = _payload(persona, state, card) if state else None
-    reply.slots[MODE] = reply.mode
-    reply.slots[ROLEPLAY_STATE] = state.to_dict() if running and state else None
+def _reply(
+    turn: Turn,
+    persona: Persona,
+    state: RoleplayState,
+    messages: list[Message],
+    card: Scorecard | None = None,
+) -> Reply:
+    running = not state.ended
+    # After a role-play the mode is idle even if a reception was open before it:
+    # a relayed client signal still finds that reception (bot/flows/turns.py
+    # sets its mode again), and the dialogue rules only need to know whether a
+    # role-play runs.
+    mode = "roleplay" if running else "idle"
+    reply = Reply(messages=messages, mode=mode)
+    reply.roleplay = _payload(persona, state, card)
+    reply.slots[MODE] = mode
+    reply.slots[ROLEPLAY_STATE] = state.to_dict() if running else None
     return reply
 
 
 def start_roleplay(store: CardStore, turn: Turn) -> Reply:
-    persona = choose_persona(store, turn)
+    persona, task = choose_persona(store, turn)
     state = start(persona)
     state.started_at = utcnow().isoformat(timespec="seconds")
-    intro = Message(
-        "roleplay_started",
-        {"title": persona.title, "name": persona.name, "profile": persona.profile},
+    messages: list[Message] = []
+    if task is not None:
+        due = f"{task.assignment.due_on.month}月{task.assignment.due_on.day}日"
+        messages.append(RoleplayMessage("roleplay_assigned_first", {"due": due}))
+    messages.append(
+        Message(
+            "roleplay_started",
+            {"title": persona.title, "name": persona.name, "profile": persona.profile},
+        )
     )
-    opening = Message("roleplay_client", {"name": persona.name, "line": persona.opening})
-    return _reply(persona, state, [intro, opening])
+    messages.append(Message("roleplay_client", {"name": persona.name, "line": persona.opening}))
+    return _reply(turn, persona, state, messages)
 
 
 def _finish(store: CardStore, turn: Turn, persona: Persona, state: RoleplayState) -> Scorecard:
-    card = score(persona, load_rules(), load_library(), state.advisor_lines())
+    lines = state.advisor_lines()
+    card = score(persona, load_rules(), load_library(), lines)
     store.session.add(
         Roleplay(
             advisor_id=turn.advisor.id,
@@ -139,48 +178,49 @@ def _finish(store: CardStore, turn: Turn, persona: Persona, state: RoleplayState
 
 
 def advisor_line(store: CardStore, turn: Turn) -> Reply:
-    """One line from the advisor to the role-play client."""
+    """One line from the trainee to the role-play client."""
     state = _state(turn)
     if state is None:
         return base_reply(turn, [Message("roleplay_not_running")])
     persona = load_personas()[state.persona]
-    simulator = Simulator(persona, load_rules(), load_library().forbidden)
-    answer = simulator.respond(state, turn.intent, turn.text)
+    answer = simulator_for(persona, load_rules(), load_library()).respond(
+        state, turn.intent, turn.text
+    )
     messages = [Message("roleplay_client", {"name": persona.name, "line": answer})]
     card = None
     if state.ended:
         card = _finish(store, turn, persona, state)
         messages.append(Message("roleplay_scorecard", {"scorecard": card.render()}))
-    return _reply(persona, state, messages, card)
+    return _reply(turn, persona, state, messages, card)
 
 
 def hint(store: CardStore, turn: Turn) -> Reply:
+    """Lines from the script library for the stage named, else the first stage not
+    covered, else what comes after the stages (value until the need is met, then a hook)."""
     state = _state(turn)
     if state is None:
         return base_reply(turn, [Message("roleplay_not_running")])
     persona = load_personas()[state.persona]
-    if persona.flow == "complaint":
-        flow, group = (
-            "complaint",
-            next((s for s in persona.stages if s not in state.steps_done), "improve"),
-        )
-    else:
-        stage = next((s for s in persona.stages if not _covered(state, s)), None)
-        flow, group = "reception", HINT_GROUPS.get(stage or "", "value")
-    library = load_library()
-    ranked = rank(
-        library.group(flow, group), persona.scenario, {"address": persona.name}, [], set()
+    stages = load_stages()[persona.flow]
+    stage = stages.named_in(turn.text) or next(
+        (s for s in stages.stages if s.id not in state.covered), None
     )
-    lines = "\n".join(f"{i}. {text}" for i, (_, _, text) in enumerate(ranked[:2], 1))
-    return _reply(persona, state, [Message("roleplay_hint", {"lines": lines})])
-
-
-def _covered(state: RoleplayState, stage: str) -> bool:
-    if stage == "implication":
-        return state.landed
-    if stage == "need":
-        return state.need_stated
-    return bool(state.revealed.get(stage))
+    if stage is not None:
+        group, title = stage.hint, stage.title
+    else:
+        later = stages.then
+        group = later[-1] if state.value_turn is not None else later[0]
+        title = group
+    ranked = rank(
+        load_library().group(persona.flow, group),
+        persona.scenario,
+        {"address": persona.name},
+        [],
+        set(),
+    )
+    lines = "\n".join(f"{i}. {text}" for i, (_, _, text) in enumerate(ranked[:HINT_LINES], 1))
+    message = RoleplayMessage("roleplay_hint_stage", {"stage": title, "lines": lines})
+    return _reply(turn, persona, state, [message])
 
 
 def end_roleplay(store: CardStore, turn: Turn) -> Reply:
@@ -190,20 +230,32 @@ def end_roleplay(store: CardStore, turn: Turn) -> Reply:
     persona = load_personas()[state.persona]
     card = _finish(store, turn, persona, state)
     state.outcome = state.outcome or "ended"
-    return _reply(
-        persona, state, [Message("roleplay_scorecard", {"scorecard": card.render()})], card
-    )
+    messages = [Message("roleplay_scorecard", {"scorecard": card.render()})]
+    return _reply(turn, persona, state, messages, card)
 
 
-Handler = Callable[[CardStore, Turn], Reply]
-
-
-def takes_over(turn: Turn) -> Handler | None:
-    """The role-play handler for this turn, if a role-play is running."""
-    if turn.mode != "roleplay" or _state(turn) is None:
-        return None
-    return {
-        "end_session": end_roleplay,
-        "next_step": hint,
-        "start_roleplay": start_roleplay,
-    }.get(turn.intent, None if turn.intent in COMMANDS else advisor_line)
+def tasks(store: CardStore, turn: Turn) -> Reply:
+    """我的陪练任务: the trainee's open assignments, each with a button to start it."""
+    pending = open_tasks(store.session, turn.advisor.id)
+    if not pending:
+        return base_reply(turn, [RoleplayMessage("roleplay_tasks_none")])
+    lines = []
+    buttons = []
+    for index, task in enumerate(pending, 1):
+        if task.attempts:
+            status = load_wording().render(
+                "roleplay_task_tried",
+                {"attempts": task.attempts, "best": task.best, "pass_mark": task.pass_mark},
+            )
+        else:
+            status = load_wording().render("roleplay_task_new", {})
+        if task.overdue:
+            status = load_wording().render("roleplay_task_overdue", {"status": status})
+        due = task.assignment.due_on
+        variables = {"index": index, "title": task.persona.title, "name": task.persona.name,
+                     "due": f"{due.month}月{due.day}日", "status": status}  # fmt: skip
+        lines.append(load_wording().render("roleplay_task_line", variables))
+        title = load_wording().render("roleplay_task_button", {"name": task.persona.name})
+        buttons.append(Button(title, intent_payload("start_roleplay", option=task.persona.id)))
+    message = RoleplayMessage("roleplay_tasks", {"lines": "\n".join(lines)}, tuple(buttons))
+    return base_reply(turn, [message])
