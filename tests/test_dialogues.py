@@ -17,7 +17,7 @@ A case::
     - id: zhao-taikoo-hui                  # unique slug, also the pytest id
       about: what it shows
       store: 北京SKP店                     # the advisor's store (default 上海恒隆店)
-      recent: [戴琪, 宁博]                  # seeded history: the advisor's recent clients
+      recent: [戴琪, 宁博]                  # cards this advisor opened before the case
       turns:
         - say: 给赵先生记一下 他爱喝凤凰单枞     # what the advisor types
           expect: {question: client, options: [赵子轩, 赵立峰, 赵文博], writes: []}
@@ -67,8 +67,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import demo
-from bot.advisors import issue_token, upsert_advisor
-from bot.cards import db
+from bot.advisors import AdvisorIdentity, issue_token, upsert_advisor
+from bot.cards import audit, db
 from bot.cards.models import (
     CURRENT,
     Advisor,
@@ -334,23 +334,12 @@ def client_named(session: Session, name: str) -> Client:
 
 def seed_recent(session: Session, advisor: Advisor, names: Sequence[str]) -> None:
     """Make ``names`` this advisor's recent clients, the last one the most recent:
-    assigned to the advisor, with a visit note and a preference the advisor
-    recorded in the last hours (whichever of these "recent" is read from)."""
-    now = utcnow()
-    for hours_ago, name in zip(range(len(names), 0, -1), names, strict=True):
+    cards the advisor opened earlier (the access log the copilot reads them from)
+    and served, with no card left active in the conversation."""
+    identity = AdvisorIdentity.of(advisor)
+    for name in names:
         client = client_named(session, name)
-        when = now - timedelta(hours=hours_ago)
-        client.advisor = advisor.id
-        preference = Preference(
-            category="习惯",
-            value="上回试戴了几款没定",
-            recorded_by=advisor.name,
-            store=advisor.store,
-            recorded_at=when,
-            advisor_id=advisor.id,
-            status=CURRENT,
-        )
-        client.preferences.append(preference)
+        audit.record(session, identity, client.id, "read", "action_lookup_client")
         client.notes.append(
             VisitNote(
                 kind="visit",
@@ -358,25 +347,10 @@ def seed_recent(session: Session, advisor: Advisor, names: Sequence[str]) -> Non
                 store=advisor.store,
                 summary="试戴了几款，没有下单",
                 details={},
-                created_at=when,
+                created_at=utcnow(),
             )
         )
         session.flush()
-        session.add(
-            PreferenceEvent(
-                client_id=client.id,
-                preference_id=preference.id,
-                action="added",
-                category=preference.category,
-                value=preference.value,
-                detail="",
-                advisor_id=advisor.id,
-                advisor_name=advisor.name,
-                store=advisor.store,
-                at=when,
-            )
-        )
-    session.flush()
 
 
 @dataclass(frozen=True)
