@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.cards.models import Advisor
+from bot.clock import utcnow
+from bot.sessions import SESSION_PREFIX, AdvisorSession
 
 ROLES = ("advisor", "manager", "trainer")
 TOKEN_PREFIX = "cpk_"
@@ -95,14 +97,26 @@ def issue_token(session: Session, advisor: Advisor) -> str:
 
 
 def authenticate(connection: Connection | Session, token: str) -> AdvisorIdentity | None:
-    """The token's owner. Reads four columns, no ORM objects: it runs on every request."""
-    if not token or not token.startswith(TOKEN_PREFIX):
-        return None
-    row = connection.execute(
-        select(Advisor.id, Advisor.name, Advisor.store, Advisor.role).where(
-            Advisor.token_hash == hash_token(token)
+    """The token's owner. Reads four columns, no ORM objects: it runs on every request.
+
+    Besides the advisor's own access token, a sign-in session token (``cps_``, made
+    by WeCom sign-in, bot.sessions) is accepted until it expires.
+    """
+    columns = (Advisor.id, Advisor.name, Advisor.store, Advisor.role)
+    if token.startswith(SESSION_PREFIX):
+        query = (
+            select(*columns)
+            .join(AdvisorSession, AdvisorSession.advisor_id == Advisor.id)
+            .where(
+                AdvisorSession.token_hash == hash_token(token),
+                AdvisorSession.expires_at > utcnow(),
+            )
         )
-    ).first()
+    elif token.startswith(TOKEN_PREFIX):
+        query = select(*columns).where(Advisor.token_hash == hash_token(token))
+    else:
+        return None
+    row = connection.execute(query).first()
     return AdvisorIdentity(*row) if row else None
 
 

@@ -1,12 +1,15 @@
-"""A local fake of WeCom's server API (gettoken, message/send) on 127.0.0.1.
+"""A local fake of WeCom's server API (gettoken, message/send, web OAuth) on 127.0.0.1.
 
 It speaks the real request and response shapes, issues expiring tokens, and can
-be told to fail the next calls with WeCom error codes or to be down.
+be told to fail the next calls with WeCom error codes or to be down. For web
+OAuth it plays both sides: the authorize page (as if the person signed in to
+WeCom is ``oauth_user``) and auth/getuserinfo, with single-use codes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 
 @dataclass
@@ -28,6 +32,9 @@ class FakeWeCom:
     sent: list[dict[str, Any]] = field(default_factory=list)
     forced_errors: list[int] = field(default_factory=list)
     down_for: int = 0  # answer the next N send calls with HTTP 502
+    oauth_user: str | None = None  # who is signed in to WeCom; None: not a corp member
+    codes: dict[str, str | None] = field(default_factory=dict)
+    exchanged: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -74,6 +81,29 @@ class FakeWeCom:
         self.sent.append(body)
         return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
 
+    async def authorize(self, request: web.Request) -> web.Response:
+        """open.weixin.qq.com/connect/oauth2/authorize: straight back with a fresh code."""
+        if request.query.get("appid") != self.corp_id:
+            return web.Response(status=400, text="wrong appid")
+        code = secrets.token_hex(8)
+        self.codes[code] = self.oauth_user
+        target = URL(request.query["redirect_uri"]).update_query(
+            code=code, state=request.query.get("state", "")
+        )
+        raise web.HTTPFound(str(target))
+
+    async def getuserinfo(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") != self.current_token:
+            return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+        code = request.query.get("code", "")
+        if code not in self.codes:
+            return web.json_response({"errcode": 40029, "errmsg": "invalid code"})
+        user = self.codes.pop(code)  # a code is good once
+        self.exchanged.append(code)
+        if user is None:
+            return web.json_response({"errcode": 0, "errmsg": "ok", "openid": "oNotAMember"})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "userid": user})
+
 
 @contextmanager
 def running_fake(corp_id: str, secret: str) -> Iterator[FakeWeCom]:
@@ -87,6 +117,8 @@ def running_fake(corp_id: str, secret: str) -> Iterator[FakeWeCom]:
     app.router.add_post("/cgi-bin/message/send", fake.send)
     app.router.add_get("/cgi-bin/get_jsapi_ticket", fake.ticket)
     app.router.add_get("/cgi-bin/ticket/get", fake.ticket)
+    app.router.add_get("/cgi-bin/auth/getuserinfo", fake.getuserinfo)
+    app.router.add_get("/connect/oauth2/authorize", fake.authorize)
     runner = web.AppRunner(app)
     ready = threading.Event()
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import object_session
 from bot.cards.models import CURRENT, Client, Preference, PreferenceEvent, VisitNote
 from bot.clock import local_iso, local_text
 from bot.nlu.vocabulary import load_vocabulary
+from bot.purchases.value import card_value, render_value
 
 _DIGITS = re.compile(r"\d")
 # Safety facts: listed first and marked in every rendering of a card.
@@ -212,6 +213,8 @@ class ClientCard:
     notes: tuple[NoteView, ...]
     aliases: tuple[str, ...] = ()
     history: tuple[HistoryView, ...] = ()
+    # Last visit, spend band and RFM segment (bot.purchases.value); no amounts.
+    value: dict[str, Any] | None = None
 
     # How many notes and changes a card carries in replies: the latest matter mid-service.
     NOTES_SHOWN = 5
@@ -234,6 +237,7 @@ class ClientCard:
             aliases=tuple(a.alias for a in client.aliases),
             history=card_history(client, history),
             notes=tuple(NoteView.of(n) for n in client.notes[: cls.NOTES_SHOWN]),
+            value=card_value(client),
         )
 
     @property
@@ -273,6 +277,7 @@ class ClientCard:
             "preferences": [p.to_payload() for p in self.preferences],
             "notes": [n.to_payload() for n in self.notes],
             "history": [h.to_payload() for h in self.history],
+            "value": self.value,
         }
 
     def render(self) -> str:
@@ -282,6 +287,8 @@ class ClientCard:
         lines = [header]
         if facts:
             lines.append(facts)
+        if self.value:
+            lines.append(render_value(self.value))
         if self.aliases:
             lines.append(f"也叫：{'、'.join(self.aliases)}")
         if self.masked_phone:

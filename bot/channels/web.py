@@ -1,5 +1,6 @@
 """The web app served by the Rasa server: the advisor widget at /app/ and the WeCom
-chat-toolbar page at /app/toolbar, plus the JS-SDK signature they need in WeCom.
+chat-toolbar page at /app/toolbar, plus the JS-SDK signature they need in WeCom;
+the manager's page (bot.channels.manager) and WeCom sign-in (bot.channels.oauth).
 
 Everything is served from this package (no CDN); the pages talk to the copilot
 channel with the advisor's token, so they see exactly what every channel sees.
@@ -20,6 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import manager, oauth
 from bot.channels.wecom.api import WeComApiError, WeComClient
 from bot.channels.wecom.settings import client_from_env
 
@@ -100,4 +102,6 @@ class WebApp(InputChannel):
                 }
             )
 
+        manager.register(app)
+        oauth.register(app, self.wecom)
         return app

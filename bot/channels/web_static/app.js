@@ -40,7 +40,7 @@
       apply(payloadOf(replies));
     } catch (error) {
       addLine("bot", error.message);
-      if (error.unauthorized) { token.clear(); show(false); }
+      if (error.unauthorized) { token.clear(); show(false); Copilot.weComSignIn(); }
     }
   }
 
@@ -65,5 +65,17 @@
     talk(text);
   });
   $("signout").addEventListener("click", () => { token.clear(); show(false); });
-  show(Boolean(token.get()));
+
+  function signInError(message) {
+    $("signin-error").textContent = message; $("signin-error").hidden = false;
+  }
+
+  // Until signed in, only the sign-in form shows; inside WeCom, WeCom signs the advisor in.
+  (async () => {
+    const error = Copilot.takeSignIn();
+    if (token.get()) { show(true); return; }
+    show(false);
+    if (error) signInError(error);
+    else await Copilot.weComSignIn();
+  })();
 })();

@@ -21,6 +21,39 @@ const Copilot = (() => {
 
   const token = { get: () => localStorage.getItem(KEY), set: (t) => localStorage.setItem(KEY, t), clear: () => localStorage.removeItem(KEY) };
 
+  // WeCom's in-app browser says "wxwork" in its user agent; there the pages sign in
+  // with WeCom OAuth (/app/oauth/start) instead of asking for a pasted token.
+  const inWeCom = () => /wxwork/i.test(navigator.userAgent);
+  const SIGNIN_ERRORS = {
+    unregistered: "你的企业微信账号还没有登记为顾问，请店长用 copilot advisors add … --wecom-userid 登记后再试。",
+    wecom: "企业微信登录没有成功，请稍后再试，或者粘贴访问令牌登录。",
+    state: "登录超时了，请重新打开页面。",
+  };
+
+  // The sign-in result comes back in the URL fragment (#copilot_token=… or
+  // #copilot_error=…), which browsers never send to a server; it is removed at once.
+  function takeSignIn() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const fresh = params.get("copilot_token");
+    const error = params.get("copilot_error");
+    if (fresh || error) history.replaceState(null, "", location.pathname + location.search);
+    if (fresh) token.set(fresh);
+    return error ? (SIGNIN_ERRORS[error] || SIGNIN_ERRORS.wecom) : null;
+  }
+
+  // Inside WeCom, go through WeCom's sign-in; false when that is not possible (not in
+  // WeCom, WeCom not configured, or a try a moment ago came back without a token).
+  async function weComSignIn() {
+    if (!inWeCom()) return false;
+    const key = "copilot.oauth.at";
+    if (Date.now() - Number(sessionStorage.getItem(key) || 0) < 15000) return false;
+    const config = await fetch("/app/oauth/config").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+    if (!config.enabled) return false;
+    sessionStorage.setItem(key, String(Date.now()));
+    location.assign(`/app/oauth/start?next=${encodeURIComponent(location.pathname + location.search)}`);
+    return true;
+  }
+
   async function send(message) {
     const answer = await fetch(WEBHOOK, {
       method: "POST",
@@ -55,6 +88,11 @@ const Copilot = (() => {
         client.home_store ? el("span", { class: "tag" }, client.home_store) : null,
         client.phone ? el("span", { class: "tag", "data-phone": "" }, client.phone) : null),
     );
+    const value = client.value;
+    if (value) {
+      const parts = [`最近到店 ${value.last_visit.slice(5).replace("-", "月")}日`, value.spend_band, value.segment].filter(Boolean);
+      target.append(el("p", { class: "value small" }, parts.join(" · ")));
+    }
     const prefs = client.preferences || [];
     target.append(el("h3", { class: "small" }, "偏好"));
     target.append(prefs.length
@@ -113,5 +151,5 @@ const Copilot = (() => {
     }
   }
 
-  return { el, token, send, payloadOf, copy, stepTitles, renderCard, renderChips, renderProgress, renderDeadlines, renderRoleplay };
+  return { el, token, inWeCom, takeSignIn, weComSignIn, send, payloadOf, copy, stepTitles, renderCard, renderChips, renderProgress, renderDeadlines, renderRoleplay };
 })();

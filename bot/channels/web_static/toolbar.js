@@ -47,12 +47,22 @@
       $("status").textContent = lines.length ? "" : "开始接待后，这里会给出当前步骤的建议话术。";
     } catch (error) {
       $("status").textContent = error.message;
-      if (error.unauthorized) { token.clear(); $("signin").hidden = false; $("app").hidden = true; }
+      if (error.unauthorized) {
+        token.clear(); $("signin").hidden = false; $("app").hidden = true;
+        Copilot.weComSignIn();
+      }
     }
   }
 
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault(); token.set($("token").value.trim()); load();
   });
-  if (token.get()) load(); else { $("signin").hidden = false; }
+  // Inside WeCom the advisor is signed in through WeCom OAuth; elsewhere, a pasted token.
+  (async () => {
+    const error = Copilot.takeSignIn();
+    if (token.get()) { load(); return; }
+    $("signin").hidden = false;
+    if (error) { $("signin-error").textContent = error; $("signin-error").hidden = false; }
+    else await Copilot.weComSignIn();
+  })();
 })();

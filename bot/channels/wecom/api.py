@@ -108,6 +108,34 @@ class WeComClient:
     def forget_token(self) -> None:
         self._token = None
 
+    async def user_id_from_code(self, code: str) -> str:
+        """The WeCom user id behind a web OAuth ``code`` (auth/getuserinfo).
+
+        A code is good for one exchange within five minutes; someone outside the
+        corp comes back with an openid instead of a userid and is refused.
+        """
+        for _ in range(2):  # a second try only after a stale access token
+            token = await self.token()
+            url = f"{self.base_url}/cgi-bin/auth/getuserinfo"
+            try:
+                async with self._session().get(
+                    url, params={"access_token": token, "code": code}
+                ) as answer:
+                    data = await answer.json(content_type=None)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                raise WeComApiError(f"auth/getuserinfo: {exc}") from exc
+            errcode = int(data.get("errcode", 0))
+            if errcode in TOKEN_INVALID:
+                self.forget_token()
+                continue
+            if errcode != 0:
+                raise WeComApiError(f"auth/getuserinfo refused: {data.get('errmsg')}", errcode)
+            user_id = data.get("userid") or data.get("UserId")
+            if not user_id:
+                raise WeComApiError("auth/getuserinfo: not a member of this corp")
+            return str(user_id)
+        raise WeComApiError("auth/getuserinfo: access token refused twice")
+
     async def send_markdown(self, user_id: str, content: str) -> None:
         payload = {
             "touser": user_id,

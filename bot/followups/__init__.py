@@ -1,0 +1,1 @@
+"""Follow-ups: tasks made from cards, visit notes and complaints, reminded through WeCom."""
