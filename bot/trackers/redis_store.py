@@ -41,10 +41,15 @@ if version == ARGV[1] then return {version} end
 return {version, redis.call('HGET', KEYS[1], 'd')}
 """
 
-# KEYS[1] the conversation; ARGV: expected version ("" to write unconditionally),
+# KEYS[1] the conversation; ARGV: expected version ("" if it must not exist yet),
 # new version, document, now in ms, expiry in ms ("0" for none).
 WRITE = """
-if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+local stored = redis.call('HGET', KEYS[1], 'v')
+if ARGV[1] == '' then
+  if stored then return 0 end
+elseif stored ~= ARGV[1] then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'u', ARGV[4])
 if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return 1

@@ -142,11 +142,9 @@ class Snapshot:
         except (ValueError, KeyError, IndexError, TypeError) as error:
             raise SnapshotError(f"unreadable tracker document: {error}") from error
 
-    def tracker(
-        self, sender_id: str, slots: Sequence[Slot], max_event_history: int
-    ) -> DialogueStateTracker:
+    def tracker(self, sender_id: str, slots: Sequence[Slot]) -> DialogueStateTracker:
         """A new tracker in this state; changing it leaves the snapshot as it is."""
-        tracker = DialogueStateTracker(sender_id, slots, max_event_history=max_event_history)
+        tracker = DialogueStateTracker(sender_id, slots)
         tracker.events = tracker._create_events(list(self.events))
         for name, value in self.slots.items():
             if name in tracker.slots:  # a slot the current domain no longer has is dropped

@@ -3,10 +3,10 @@
 One row per conversation in ``conversations`` (migration 0006), written in the
 same database as the cards, through the same engine (SQLite with WAL, or
 PostgreSQL). A read is one primary-key query that returns the document only
-when its version is not the one cached; a save is one UPDATE (an INSERT the
-first time). Both run in a worker thread, so the event loop goes on with other
-advisors' turns while a commit waits for the disk (SQLite syncs its log on every
-commit) or a PostgreSQL on another machine answers.
+when its version is not the one cached; a save is one UPDATE of the version it
+read (an INSERT the first time). Both run in a worker thread, so the event loop
+goes on with other advisors' turns while a commit waits for the disk (SQLite
+syncs its log on every commit) or a PostgreSQL on another machine answers.
 
 ``endpoints.yml``::
 
@@ -27,6 +27,7 @@ from typing import Any
 from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.domain import Domain
 from sqlalchemy import case, insert, null, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.cards.db import database_url, get_engine
 from bot.clock import utcnow
@@ -72,16 +73,20 @@ class SqlTrackerStore(DurableTrackerStore):
 
     def _write_now(self, sender_id: str, document: str, version: str, expected: str | None) -> bool:
         values = {"version": version, "state": document, "updated_at": utcnow()}
-        change = update(TABLE).where(TABLE.c.sender_id == sender_id).values(values)
-        if expected is not None:
-            change = change.where(TABLE.c.version == expected)
-        with self.engine.begin() as connection:
-            if connection.execute(change).rowcount:
-                return True
-            if expected is not None:
-                return False
-            connection.execute(insert(TABLE).values(sender_id=sender_id, **values))
+        if expected is None:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(TABLE).values(sender_id=sender_id, **values))
+            except IntegrityError:
+                return False  # already stored
             return True
+        change = (
+            update(TABLE)
+            .where(TABLE.c.sender_id == sender_id, TABLE.c.version == expected)
+            .values(values)
+        )
+        with self.engine.begin() as connection:
+            return bool(connection.execute(change).rowcount)
 
     def _senders_now(self) -> list[str]:
         with self.engine.connect() as connection:

@@ -13,13 +13,17 @@ outlived its lock, a replica stalled past its lease), the save names the
 version it read and the backend refuses it when someone else has written since:
 the late turn's changes are lost, :class:`ConversationConflict` is raised (Rasa
 logs it), and the newer state stays instead of being silently overwritten.
-Trackers Rasa builds itself (a new conversation, a replaced tracker) carry no
-version and are written unconditionally.
+A tracker Rasa creates itself carries no version and is only written if the
+conversation is not stored yet, so a read that failed for a moment (Rasa then
+starts a new conversation) cannot wipe a reception in progress either. A stored
+document this code cannot read comes back as a new tracker that replaces it.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -27,11 +31,13 @@ from typing import Any
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
-from bot.action_validation import install_compiled_action_validation
-from bot.trackers.snapshot import Snapshot
+from bot.trackers.snapshot import Snapshot, SnapshotError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS = 20
 DEFAULT_CACHE_SIZE = 4096
@@ -48,16 +54,32 @@ def new_version() -> str:
 
 
 def cap(tracker: DialogueStateTracker, limit: int) -> None:
-    """Keep the tracker's last ``limit`` events; it keeps that bound for the rest of the turn.
+    """Keep the tracker's last ``limit`` events, led by the slot values they do not set.
 
-    Slot values are state of the tracker, not replayed from events, so nothing
-    is lost when old events fall off. Every rule looks at the current turn only,
-    while every prediction walks the whole history and every action call sends
-    it, so a short one (two turns of at most ten events each) keeps turns fast.
+    Every rule looks at the current turn only, while every prediction walks the
+    whole history and every action call sends it, so a short one (two turns of
+    at most ten events each) keeps turns fast. But Rasa rebuilds trackers by
+    replaying their events (each action runs on ``tracker.copy()``, predictions
+    replay every prior state), so a slot whose SlotSet fell off would reach the
+    action server empty: each slot that is set but not set within the kept
+    events is carried as a SlotSet at their head, at most one per slot.
+
+    The deque stays unbounded, so events a turn adds do not push the carried
+    slots out before the next save caps again.
     """
-    if tracker.events.maxlen != limit:
-        tracker._max_event_history = limit
-        tracker.events = tracker._create_events(list(tracker.events)[-limit:])
+    events = list(tracker.events)
+    if len(events) <= limit and tracker.events.maxlen is None:
+        return
+    kept = events[-limit:]
+    set_in_kept = {event.key for event in kept if isinstance(event, SlotSet)}
+    since = kept[0].timestamp if kept else time.time()
+    carried: list[Event] = [
+        SlotSet(name, slot.value, timestamp=since)
+        for name, slot in tracker.slots.items()
+        if slot.has_been_set and name not in set_in_kept
+    ]
+    tracker._max_event_history = None
+    tracker.events = tracker._create_events(carried + kept)
 
 
 class DurableTrackerStore(TrackerStore):
@@ -80,7 +102,6 @@ class DurableTrackerStore(TrackerStore):
         self.event_limit = int(max_event_history)
         self.cache_size = int(cache_size)
         self._cache: OrderedDict[str, Snapshot] = OrderedDict()
-        install_compiled_action_validation()  # see bot.action_validation
 
     async def _fetch(self, sender_id: str, known_version: str) -> tuple[str, Any] | None:
         """The stored version and, unless it equals ``known_version``, the document.
@@ -93,8 +114,8 @@ class DurableTrackerStore(TrackerStore):
     async def _write(
         self, sender_id: str, document: str, version: str, expected: str | None
     ) -> bool:
-        """Store ``document`` as ``version``; False (and nothing written) when
-        ``expected`` is given and is not the stored version."""
+        """Store ``document`` as ``version`` if the stored version is ``expected``
+        (None: if nothing is stored); else write nothing and return False."""
         raise NotImplementedError
 
     async def _senders(self) -> Iterable[str]:
@@ -117,6 +138,9 @@ class DurableTrackerStore(TrackerStore):
             raise ConversationConflict(
                 f"conversation '{sender_id}' was saved by another turn after this one read "
                 f"it (version {expected}); this turn's changes were not saved"
+                if expected
+                else f"conversation '{sender_id}' is already stored; a new tracker "
+                "does not replace it"
             )
         setattr(tracker, VERSION_ATTRIBUTE, snapshot.version)
         self._remember(sender_id, snapshot)
@@ -131,9 +155,15 @@ class DurableTrackerStore(TrackerStore):
         if document is None and cached is not None and cached.version == version:
             snapshot = cached
         else:
-            snapshot = Snapshot.loads(version, document)
+            try:
+                snapshot = Snapshot.loads(version, document)
+            except SnapshotError as error:
+                logger.warning("Conversation '%s' starts over: %s", sender_id, error)
+                tracker = self.init_tracker(sender_id)
+                setattr(tracker, VERSION_ATTRIBUTE, version)  # its save replaces the document
+                return tracker
         self._remember(sender_id, snapshot)
-        tracker = snapshot.tracker(sender_id, self.domain.slots, self.event_limit)
+        tracker = snapshot.tracker(sender_id, self.domain.slots)
         setattr(tracker, VERSION_ATTRIBUTE, version)
         return tracker
 
