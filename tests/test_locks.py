@@ -214,8 +214,11 @@ def test_two_replicas_never_interleave_turns(redis_server: RedisServer) -> None:
                 process.kill()
     entries = [entry.decode() for entry in redis_server.client.lrange("log", 0, -1)]
     assert len(entries) == 2 * tasks * rounds * 2
-    assert {entry.split()[1].split(".")[0] for entry in entries} == {"r1", "r2"}
     assert strictly_alternating(entries), entries
+    # The replicas really competed: the lock went back and forth between them.
+    holders = [entry.split()[1].split(".")[0] for entry in entries[::2]]
+    switches = sum(a != b for a, b in itertools.pairwise(holders))
+    assert switches >= 10, holders
     assert not redis_server.client.keys("copilot:lock:*")  # queues cleaned up
 
 

@@ -1,10 +1,10 @@
 """A tracker's state as one JSON document, and back, without replaying events.
 
 Rasa's own stores save the event list and rebuild a tracker by replaying every
-event, so a slot set by an event that has fallen off a capped history would be
-lost. Here the document holds the last N events *and* the state they led to
+event. Here the document holds the kept events *and* the state they led to
 (slot values, latest message and action, pause, active loop), and a tracker is
-rebuilt by setting that state directly: what comes back is what was saved.
+rebuilt by setting that state directly: what comes back is exactly what was
+saved, with no replay.
 
 Parsing events is the expensive part of a read. Rasa finds each event's class
 by walking every subclass of ``Event`` (about 0.1 ms per event); the class is
