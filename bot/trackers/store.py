@@ -40,7 +40,9 @@ from bot.trackers.snapshot import Snapshot, SnapshotError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS = 20
-DEFAULT_CACHE_SIZE = 4096
+# Conversations whose parsed state a process keeps, most recent first: about 80 kB
+# each at 20 copilot events, so at most about 80 MB per process.
+DEFAULT_CACHE_SIZE = 1000
 # Where a tracker read from the store keeps the version it was read at.
 VERSION_ATTRIBUTE = "_copilot_store_version"
 
