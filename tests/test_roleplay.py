@@ -403,11 +403,12 @@ def test_a_role_play_through_the_actions_is_scored_stored_and_reported(
     assert trust == sorted(trust) and trust[-1] > trust[0]
     hinted = chat.say("给我提示", "next_step")
     assert "暗示问题" in hinted["text"] and hinted["mode"] == "roleplay"
+    assert "需求-效益" in chat.say("直接跳到需求那步", "jump_step")["text"]
     ended = chat.say("结束陪练 打分", "end_session")
     assert ended["mode"] == "idle" and ended["roleplay"]["scorecard"]["score"] > 0
     assert "陪练得分" in ended["text"] and "及格线 80" in ended["text"]
     assert chat.ran == [
-        "action_start_roleplay", *["action_roleplay_turn"] * 4, "action_roleplay_hint",
+        "action_start_roleplay", *["action_roleplay_turn"] * 4, *["action_roleplay_hint"] * 2,
         "action_end_roleplay",
     ]  # fmt: skip
     after = chat.say("下一步说啥", "next_step")

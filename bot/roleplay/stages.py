@@ -27,6 +27,7 @@ class Stage:
     hint: str
     needs: str | None = None
     closed_ok: bool = False
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class FlowStages:
 
     def named_in(self, text: str) -> Stage | None:
         """The stage a trainee names in a hint request (跳到暗示问题)."""
-        return next((stage for stage in self.stages if stage.title[:4] in text), None)
+        return next((s for s in self.stages if any(name in text for name in s.names)), None)
 
 
 def parse_stages(path: Path, catalogue: Catalogue, library: Library) -> dict[str, FlowStages]:
@@ -76,7 +77,10 @@ def parse_stages(path: Path, catalogue: Catalogue, library: Library) -> dict[str
             if not library.group(flow, hint):
                 raise hint_node.error(f"no script group data/scripts/{flow}/{hint}.yml")
             closed_ok = bool(closed_node.value) if closed_node else False
-            stages.append(Stage(stage_id, item.get("title").text(), moves, hint, needs, closed_ok))
+            names = tuple(item.get("names").texts())
+            stages.append(
+                Stage(stage_id, item.get("title").text(), moves, hint, needs, closed_ok, names)
+            )
         if not stages:
             raise node.error(f"no {flow} stages")
         then_node = node.get("then")
