@@ -2,22 +2,24 @@
 
 Simulated advisors (each with its own token, so each has its own conversation)
 run scripted service conversations concurrently against the running bot. Then the
-model is evaluated on the held-out test split. Figures go to stdout; nothing is
-asserted, since timings depend on the machine.
+model is evaluated on both held-out splits (intents, client_name spans, parse
+time per message); ``--nlu-only`` runs just that part, without servers. Figures
+go to stdout; nothing is asserted, since timings depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
 from bot.advisors import issue_token, upsert_advisor
 from bot.cards import db
+from bot.nlu.evaluate import TEST_SPLITS, Evaluation, evaluate
 from bot.training import model_path
 
 BENCH_STORE = "压测门店"
@@ -101,7 +103,51 @@ async def run_level(base_url: str, tokens: list[str], rounds: int) -> LevelResul
     return result
 
 
+def _print_split(folder: Path, evaluation: Evaluation, errors: int) -> None:
+    print(
+        f"{folder}/: {evaluation.examples} examples  accuracy {evaluation.accuracy:.3f}  "
+        f"macro-F1 {evaluation.macro_f1:.3f}"
+    )
+    weakest = sorted(evaluation.per_intent.items(), key=lambda kv: kv[1])[:5]
+    print("  weakest intents: " + ", ".join(f"{k} {v:.2f}" for k, v in weakest))
+    names = evaluation.names
+    if names is not None:
+        print(
+            f"  client_name: {names.gold} annotated, {names.predicted} found  "
+            f"recall {names.recall:.3f}  precision {names.precision:.3f}  F1 {names.f1:.3f}  "
+            f"(overlap: recall {names.lenient_recall:.3f}  "
+            f"precision {names.lenient_precision:.3f})"
+        )
+    print(
+        f"  parse ms: mean {evaluation.mean_parse_ms:.1f}  "
+        f"p50 {evaluation.parse_ms_percentile(50):.1f}  "
+        f"p95 {evaluation.parse_ms_percentile(95):.1f}"
+    )
+    if errors <= 0:
+        return
+    for text, gold, guess in evaluation.errors[:errors]:
+        print(f"    intent {gold} → {guess}: {text}")
+    if names is not None:
+        for text, wanted, found in names.missed[:errors]:
+            print(f"    missed {wanted}" + (f" (found {found})" if found else "") + f": {text}")
+        for text, span in names.spurious[:errors]:
+            print(f"    spurious {span}: {text}")
+
+
+def run_nlu(model: Path, errors: int = 0) -> None:
+    """Both held-out splits through the NLU service's own interpreter, timed per message."""
+    from bot.nlu.interpreter import load_interpreter
+
+    interpreter = load_interpreter(str(model))
+    print(f"NLU on the held-out splits ({model.name}, the NLU service's parse path):")
+    for folder in TEST_SPLITS:
+        _print_split(folder, evaluate(interpreter.parse, folder), errors)
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    if args.nlu_only:
+        run_nlu(model_path(), args.errors)
+        return 0
     levels = [int(x) for x in str(args.advisors).split(",") if x.strip()]
     tokens = bench_tokens(max(levels))
     print(f"Latency through {args.url}/webhooks/copilot/webhook ({len(SCRIPT)} turns a round)")
@@ -115,15 +161,6 @@ def run_bench(args: argparse.Namespace) -> int:
         print(result.line(), flush=True)
         failed |= result.errors > 0
     if not args.skip_nlu:
-        from bot.nlu.evaluate import evaluate_model
-
-        print("\nIntent classification on the test split (tests/nlu/):", flush=True)
-        evaluation = evaluate_model(model_path())
-        print(
-            f"examples {evaluation.examples}  accuracy {evaluation.accuracy:.3f}  "
-            f"macro-F1 {evaluation.macro_f1:.3f}"
-        )
-        weakest = sorted(evaluation.per_intent.items(), key=lambda kv: kv[1])[:5]
-        print("weakest intents: " + ", ".join(f"{k} {v:.2f}" for k, v in weakest))
-        print(f"median F1 {statistics.median(evaluation.per_intent.values()):.3f}")
+        print()
+        run_nlu(model_path(), args.errors)
     return 1 if failed else 0

@@ -1,9 +1,9 @@
-"""The jieba user dictionary: domain words from data/dict/ plus honorific names.
+"""The jieba user dictionary: domain words from data/dict/.
 
 jieba's dictionary is process-global, so the Rasa tokenizer and the spaCy
-segmenter share whatever is loaded here. Honorific forms (王先生, 李总) are
-generated from the vocabulary rather than listed by hand; without them jieba
-glues the honorific to the next word (李总来了 → 李总来/了).
+segmenter share whatever is loaded here. Names are not listed: jieba would glue
+a title to the next word (李总来了 → 李总来/了), so the tokenizer cuts tokens
+at the edges of the names the rules find instead (bot.nlu.components).
 """
 
 from __future__ import annotations
@@ -14,35 +14,26 @@ from pathlib import Path
 
 import jieba
 
-from bot.nlu.vocabulary import Vocabulary
-
 logger = logging.getLogger(__name__)
 
-HONORIFIC_FILE = "generated_honorifics.txt"
-HONORIFIC_FREQUENCY = 50000
+# The client_name finder's lexicon in the dictionary folder (YAML, not a jieba file).
+NAMES_FILE = "names.yml"
 
 _loaded: set[Path] = set()
 
 
-def honorific_words(vocabulary: Vocabulary) -> list[str]:
-    """Every surname + honorific pair (王先生, 欧阳女士, 李总)."""
-    return [s + h for s in vocabulary.surnames for h in vocabulary.honorifics]
-
-
-def add_honorific_words(vocabulary: Vocabulary) -> None:
-    for word in honorific_words(vocabulary):
-        jieba.add_word(word, HONORIFIC_FREQUENCY, "nr")
-
-
-def write_honorific_file(vocabulary: Vocabulary, folder: Path) -> Path:
-    path = folder / HONORIFIC_FILE
-    lines = (f"{word} {HONORIFIC_FREQUENCY} nr" for word in honorific_words(vocabulary))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def dictionary_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".txt")
+
+
+def dictionary_words(folder: Path) -> set[str]:
+    """Every word of the folder's jieba dictionaries: domain words, never names."""
+    words = set()
+    for path in dictionary_files(folder):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                words.add(line.split()[0])
+    return words
 
 
 def load_user_dictionaries(files: Iterable[Path]) -> None:
