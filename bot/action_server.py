@@ -39,10 +39,10 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.backend_auth import ACTIONS_SECRET_ENV, LOOPBACK, presents, secret_from_env
+from bot.backend_auth import ACTIONS_SECRET_ENV, presents, secret_from_env
+from bot.settings import current_or_exit
 
 HOST_ENV = "COPILOT_ACTIONS_HOST"
-DEFAULT_PORT = 5055
 OPEN_PATHS = frozenset({"/health"})
 # An action call carries the domain (about 2 kB) and at most 20 tracker events,
 # well under 1 MB; the limit also bounds what is drained from a refused client.
@@ -92,11 +92,12 @@ def build_app(secret: str, actions_package: str = "actions") -> Sanic:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.action_server", description=__doc__)
     parser.add_argument("--actions", default="actions", help="package of the actions")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    settings = current_or_exit()
+    parser.add_argument("--port", type=int, default=settings.actions_port)
     parser.add_argument(
         "--host",
-        default=os.environ.get(HOST_ENV) or LOOPBACK,
-        help=f"interface to listen on (default ${HOST_ENV}, else {LOOPBACK})",
+        default=settings.actions_host,
+        help=f"interface to listen on (default ${HOST_ENV}, else 127.0.0.1)",
     )
     args = parser.parse_args(argv)
     secret = secret_from_env(ACTIONS_SECRET_ENV)

@@ -19,20 +19,14 @@ import os
 import secrets
 from collections.abc import Mapping
 
+from bot.settings import Settings, SettingsError
+
 ACTIONS_SECRET_ENV = "COPILOT_ACTIONS_SECRET"
 NLU_SECRET_ENV = "COPILOT_NLU_TOKEN"
-# A secret an operator sets by hand for a split deployment must not be guessable.
-MIN_SECRET_CHARS = 16
-LOOPBACK = "127.0.0.1"
 
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
-
-
-def bearer_header(env_name: str) -> dict[str, str]:
-    """The header Rasa sends, naming the variable Rasa expands when it reads the file."""
-    return {"Authorization": f"Bearer ${{{env_name}}}"}
 
 
 def presents(authorization: str | None, secret: str) -> bool:
@@ -47,11 +41,9 @@ def presents(authorization: str | None, secret: str) -> bool:
 
 
 def secret_from_env(name: str, environ: Mapping[str, str] = os.environ) -> str:
-    """The secret in ``name``; stops the process with a clear message if it is unusable."""
-    secret = environ.get(name, "")
-    if len(secret) < MIN_SECRET_CHARS:
-        raise SystemExit(
-            f"{name} must hold a secret of at least {MIN_SECRET_CHARS} characters: "
-            "the Rasa server sends it with every request (copilot up sets it)"
-        )
-    return secret
+    """The secret in ``name``, read and checked with the other settings
+    (:mod:`bot.settings`); stops the process with a clear message if it is unusable."""
+    try:
+        return Settings.from_env(environ).secret(name)
+    except SettingsError as error:
+        raise SystemExit(f"error: {error}") from None

@@ -20,7 +20,8 @@ from bot.cards.importer import CsvImportError, ImportResult, import_file
 from bot.cards.store import CardStore
 from bot.followups import cli as followups
 from bot.roleplay import cli as roleplay_cli
-from bot.server import ServerError, running
+from bot.server import ServerError, Servers, running
+from bot.settings import SettingsError, current
 
 
 def _prepare(session: Session) -> None:
@@ -41,7 +42,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _starting(replicas: int, args: argparse.Namespace) -> str:
+    backends = f"the action server on :{args.actions_port}, the NLU service on :{args.nlu_port}"
+    if replicas == 1:
+        return f"Starting {backends} and Rasa on :{args.port} ..."
+    return (
+        f"Starting {backends}, {replicas} Rasa replicas and nginx on :{args.port} "
+        "(conversations and locks in Redis) ..."
+    )
+
+
+def _watch(servers: Servers, stop: threading.Event) -> None:
+    """Until Ctrl-C: stop if a server the copilot needs has stopped; report a lost replica."""
+    reported: set[str] = set()
+    while not stop.wait(1.0):
+        if exited := servers.exited():
+            raise ServerError(exited)
+        for name in set(servers.lost_replicas()) - reported:
+            reported.add(name)
+            print(
+                f"warning: {name} stopped (see {servers.log_dir}); nginx sends its "
+                "advisors' turns to the other replicas",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    settings = current()
+    replicas = args.replicas or settings.replicas
+    try:  # refuse a topology that cannot work before preparing anything
+        settings.replace(
+            replicas=replicas, port=args.port, actions_port=args.actions_port,
+            nlu_port=args.nlu_port, host=args.host,
+        )  # fmt: skip
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     with db.session_scope() as session:
         _prepare(session)
     training.train(force=False)
@@ -50,14 +87,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(
-        f"Starting the action server on :{args.actions_port}, the NLU service on "
-        f":{args.nlu_port} and Rasa on :{args.port} ..."
-    )
+    print(_starting(replicas, args))
     try:
         with running(
-            db.database_url(), args.port, args.actions_port, args.host, nlu_port=args.nlu_port
-        ) as servers:
+            settings.db_url, args.port, args.actions_port, args.host, nlu_port=args.nlu_port,
+            replicas=replicas,
+        ) as servers:  # fmt: skip
             print(f"\n顾问助手 is up: {servers.webhook}")
             print(f"Web widget: {servers.rasa_url}/app/  (toolbar: {servers.rasa_url}/app/toolbar)")
             if issued:
@@ -72,9 +107,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f'       -d \'{{"message": "帮我查一下王先生"}}\' {servers.webhook}'
                 )
             print(f"Logs: {servers.log_dir}. Press Ctrl-C to stop.", flush=True)
-            while not stop.wait(1.0):
-                if exited := servers.exited():
-                    raise ServerError(exited)
+            _watch(servers, stop)
             print("\nStopping the servers ...")
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -200,13 +233,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="copilot", description="顾问助手 Advisor Copilot")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    settings = current()
     up = sub.add_parser("up", help="prepare, then serve Rasa, the NLU service and the actions")
-    up.add_argument("--port", type=int, default=5005, help="Rasa HTTP port (default 5005)")
-    up.add_argument("--actions-port", type=int, default=5055, help="action server port (5055)")
     up.add_argument(
-        "--nlu-port", type=int, default=5056, help="NLU service port, on 127.0.0.1 (5056)"
+        "--port", type=int, default=settings.port, help="HTTP port ($COPILOT_PORT, else 5005)"
     )
-    up.add_argument("--host", default="0.0.0.0", help="interface Rasa listens on")
+    up.add_argument(
+        "--actions-port", type=int, default=settings.actions_port,
+        help="action server port ($COPILOT_ACTIONS_PORT, else 5055)",
+    )  # fmt: skip
+    up.add_argument(
+        "--nlu-port", type=int, default=settings.nlu_port,
+        help="NLU service port, on 127.0.0.1 ($COPILOT_NLU_PORT, else 5056)",
+    )  # fmt: skip
+    up.add_argument(
+        "--host", default=settings.host, help="interface to listen on ($COPILOT_HOST, 0.0.0.0)"
+    )
+    up.add_argument(
+        "--replicas", type=int, default=0, metavar="N",
+        help="N Rasa replicas behind nginx, sharing conversations through Redis; needs "
+        "PostgreSQL ($COPILOT_REPLICAS, else 1)",
+    )  # fmt: skip
     up.set_defaults(func=cmd_up)
 
     sub.add_parser(
@@ -283,9 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    db.upgrade()
-    return int(args.func(args))
+    try:
+        args = build_parser().parse_args(argv)
+        db.upgrade()
+        return int(args.func(args))
+    except SettingsError as error:  # before anything else is touched, or from a command
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

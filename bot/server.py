@@ -1,47 +1,54 @@
-"""Start and stop the three processes behind the copilot.
+"""Start and stop the processes behind the copilot, on one machine.
 
 The action server runs the domain code; the NLU service (``bot.nlu.server``)
-interprets messages; the Rasa server holds the conversations, decides each
-turn's action and hands interpretation to the NLU service through its ``nlu:``
-endpoint, so interpretation and dialogue run on different cores.
+interprets messages; the Rasa server (``bot.rasa_server``: ``rasa run`` with the
+settings checked and the server hooks installed) holds the conversations,
+decides each turn's action and hands interpretation to the NLU service, so
+interpretation and dialogue run on different cores.
+
+With one replica (the default) conversations live in the card database and
+locks in the Rasa process. With ``replicas`` above 1, that many Rasa servers
+run on loopback ports behind Debian's nginx (round robin, no sticky sessions;
+its configuration is filled in from ``deploy/nginx/nginx.conf.template``),
+sharing conversations and locks through Redis (``COPILOT_REDIS_URL``, or a
+redis-server started here that keeps its append-only file under var/redis)
+and the cards in PostgreSQL; they share one action server and one NLU service.
 
 The action server and the NLU service listen on 127.0.0.1 only and answer only
 requests that carry this run's secrets (``bot.backend_auth``): fresh ones are
-generated for every run and handed to the three processes in their environment;
-the endpoints file Rasa reads names the variables, not the secrets.
+generated for every run and handed to the processes in their environment. Every
+process gets the settings (``bot.settings``) as environment variables, and the
+Rasa server expands those endpoints.yml names; nothing is rewritten on disk.
 
-Used by ``copilot up`` and by the end-to-end tests, so the tests exercise the
-same start-up path an operator uses.
+Used by ``copilot up``, ``copilot bench --topologies`` and the end-to-end tests,
+so the tests exercise the same start-up path an operator uses.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
+import string
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from bot.backend_auth import (
-    ACTIONS_SECRET_ENV,
-    LOOPBACK,
-    NLU_SECRET_ENV,
-    bearer_header,
-    new_secret,
-)
-from bot.channels.wecom import settings as wecom
-from bot.paths import project_root
+from bot.backend_auth import ACTIONS_SECRET_ENV, NLU_SECRET_ENV, new_secret
+from bot.paths import project_root, var_dir
+from bot.settings import LOOPBACK, Settings
 from bot.training import model_path
 
-START_TIMEOUT_S = 180.0
+START_TIMEOUT_S = 240.0
+NGINX_TEMPLATE = Path("deploy") / "nginx" / "nginx.conf.template"
+REPLICA = "Rasa replica"
 
 
 class ServerError(RuntimeError):
@@ -50,68 +57,124 @@ class ServerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Servers:
-    rasa_url: str
+    rasa_url: str  # what advisors' clients use: Rasa itself, or nginx before the replicas
     actions_url: str
     nlu_url: str
     log_dir: Path
     db_url: str
     processes: dict[str, subprocess.Popen[bytes]]
+    replica_urls: tuple[str, ...] = ()
+    redis_url: str = ""
 
     @property
     def webhook(self) -> str:
         return f"{self.rasa_url}/webhooks/copilot/webhook"
 
+    @property
+    def replicas(self) -> dict[str, subprocess.Popen[bytes]]:
+        """The Rasa replicas behind nginx, by name (empty with one Rasa server)."""
+        return {name: p for name, p in self.processes.items() if name.startswith(REPLICA)}
+
+    def lost_replicas(self) -> list[str]:
+        """Replicas that have stopped while others still serve."""
+        return [name for name, process in self.replicas.items() if process.poll() is not None]
+
     def exited(self) -> str | None:
-        """Which server has stopped on its own, with its exit code, if any has."""
+        """Which server has stopped on its own, if the copilot cannot go on without it.
+
+        One replica stopping is not such a server while another replica runs:
+        nginx sends every turn to the replicas that are left.
+        """
+        replicas, lost = self.replicas, self.lost_replicas()
         for name, process in self.processes.items():
-            if process.poll() is not None:
-                return f"{name} stopped (exit code {process.returncode}); see {self.log_dir}"
+            if process.poll() is None or (name in replicas and len(lost) < len(replicas)):
+                continue
+            return f"{name} stopped (exit code {process.returncode}); see {self.log_dir}"
         return None
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], name: str, log: Path) -> None:
+@dataclass
+class _Step:
+    """One process of the plan: its command, its log, and how to tell it is ready."""
+
+    name: str
+    log: str
+    command: list[str]
+    ready: Callable[[], bool]
+    describe: str
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a redis-server started here)."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    return check
+
+
+def _redis_answers(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    return check
+
+
+def _wait_for(step: _Step, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerError(f"{name} exited with code {process.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+            raise ServerError(f"{step.name} exited with code {process.returncode}; see {log}")
+        if step.ready():
+            return
         time.sleep(0.5)
-    raise ServerError(f"{name} did not answer {url} within {START_TIMEOUT_S:.0f} s; see {log}")
+    raise ServerError(
+        f"{step.name} did not answer {step.describe} within {START_TIMEOUT_S:.0f} s; see {log}"
+    )
 
 
-def _write_config(root: Path, name: str, folder: Path, changes: Mapping[str, object]) -> Path:
-    """A copy of the project's ``name`` YAML file in ``folder`` with ``changes`` applied."""
-    config = yaml.safe_load((root / name).read_text(encoding="utf-8")) or {}
-    config.update(changes)
-    path = folder / name
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+def _binary(name: str, package: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise ServerError(
+            f"{name} is not installed: copilot up --replicas needs it "
+            f"(Debian: apt-get install {package}; `make system-deps` does it)"
+        )
+    return found
+
+
+def nginx_config(root: Path, run_dir: Path, listen: str, upstreams: Sequence[str]) -> Path:
+    """``deploy/nginx/nginx.conf.template`` filled in for these replicas, in ``run_dir``."""
+    template = string.Template((root / NGINX_TEMPLATE).read_text(encoding="utf-8"))
+    servers = "\n        ".join(
+        f"server {address} max_fails=1 fail_timeout=5s;" for address in upstreams
+    )
+    text = template.safe_substitute(
+        NGINX_RUN_DIR=str(run_dir), COPILOT_LISTEN=listen, COPILOT_UPSTREAM_SERVERS=servers
+    )
+    if "${" in text:
+        raise ServerError(f"{NGINX_TEMPLATE} names a variable copilot up does not fill in")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "nginx.conf"
+    path.write_text(text, encoding="utf-8")
     return path
-
-
-def write_endpoints(root: Path, actions_port: int, nlu_port: int, folder: Path) -> Path:
-    """endpoints.yml with this run's action server and NLU service and the headers
-    that carry the run's secrets, as ``${VARIABLE}`` references Rasa expands."""
-    changes = {
-        "action_endpoint": {
-            "url": f"http://{LOOPBACK}:{actions_port}/webhook",
-            "headers": bearer_header(ACTIONS_SECRET_ENV),
-        },
-        "nlu": {"url": f"http://{LOOPBACK}:{nlu_port}", "headers": bearer_header(NLU_SECRET_ENV)},
-    }
-    return _write_config(root, "endpoints.yml", folder, changes)
-
-
-def write_credentials(root: Path, env: dict[str, str], folder: Path) -> Path:
-    """credentials.yml, plus the WeCom channel when its WECOM_* settings are present."""
-    channel: dict[str, object] = {}
-    if wecom.configured(env):
-        channel["bot.channels.wecom.channel.WeComInput"] = {}
-    return _write_config(root, "credentials.yml", folder, channel)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -124,6 +187,70 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def _rasa(root: Path, port: int, interface: str) -> list[str]:
+    model = str(model_path(root))
+    return [sys.executable, "-m", "bot.rasa_server", "run", "--model", model,
+            "--port", str(port), "--interface", interface,
+            "--credentials", str(root / "credentials.yml"),
+            "--endpoints", str(root / "endpoints.yml")]  # fmt: skip
+
+
+def _plan(
+    settings: Settings, root: Path, run_dir: Path, replica_ports: Sequence[int]
+) -> tuple[list[_Step], list[_Step]]:
+    """The processes to start at once, and those to start when they answer (nginx)."""
+    actions = f"http://{LOOPBACK}:{settings.actions_port}"
+    nlu = f"http://{LOOPBACK}:{settings.nlu_port}"
+    first = [
+        _Step("the action server", "actions.log",
+              [sys.executable, "-m", "bot.action_server", "--actions", "actions",
+               "--port", str(settings.actions_port), "--host", LOOPBACK],
+              _answers(f"{actions}/health"), f"{actions}/health"),
+        _Step("the NLU service", "nlu.log",
+              [sys.executable, "-m", "bot.nlu.server", "--model", str(model_path(root)),
+               "--port", str(settings.nlu_port), "--host", LOOPBACK],
+              _answers(f"{nlu}/health"), f"{nlu}/health"),
+    ]  # fmt: skip
+    if settings.replicas == 1:
+        url = f"http://{LOOPBACK}:{settings.port}/webhooks/copilot/"
+        first.append(
+            _Step("the Rasa server", "rasa.log",
+                  _rasa(root, settings.port, settings.host), _answers(url), url)
+        )  # fmt: skip
+        return first, []
+    for number, port in enumerate(replica_ports, start=1):
+        url = f"http://{LOOPBACK}:{port}/webhooks/copilot/"
+        first.append(
+            _Step(f"{REPLICA} {number}", f"rasa-{number}.log",
+                  _rasa(root, port, LOOPBACK), _answers(url), url)
+        )  # fmt: skip
+    everywhere = settings.host in ("0.0.0.0", "")
+    listen = str(settings.port) if everywhere else f"{settings.host}:{settings.port}"
+    config = nginx_config(
+        root, run_dir / "nginx", listen, [f"{LOOPBACK}:{port}" for port in replica_ports]
+    )
+    url = f"http://{LOOPBACK}:{settings.port}/webhooks/copilot/"
+    balancer = _Step(
+        "nginx", "nginx.log",
+        [_binary("nginx", "nginx"), "-p", str(run_dir / "nginx"), "-c", str(config),
+         "-e", "stderr", "-g", "daemon off;"],
+        _answers(url), url,
+    )  # fmt: skip
+    return first, [balancer]
+
+
+def _redis_step(run_dir: Path) -> tuple[_Step, str]:
+    """A redis-server on a free loopback port, its append-only file under ``run_dir``."""
+    port = free_port()
+    url = f"redis://{LOOPBACK}:{port}/0"
+    folder = run_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [_binary("redis-server", "redis-server"), "--port", str(port), "--bind", LOOPBACK,
+               "--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec",
+               "--save", ""]  # fmt: skip
+    return _Step("redis-server", "redis.log", command, _redis_answers(url), url), url
+
+
 @contextmanager
 def running(
     db_url: str,
@@ -133,54 +260,64 @@ def running(
     log_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
     nlu_port: int = 5056,
+    *,
+    replicas: int | None = None,
+    replica_ports: Sequence[int] | None = None,
 ) -> Iterator[Servers]:
-    """The three servers, started together and stopped on exit, whatever happens."""
+    """The servers, started together and stopped on exit, whatever happens.
+
+    The settings come from the environment (and ``extra_env``) with the arguments
+    applied; they are checked first (``bot.settings.SettingsError``). Run files
+    (nginx's configuration, a local Redis's data) go beside ``log_dir``'s folder,
+    under var/ by default.
+    """
     root = project_root()
-    log_dir = log_dir or root / "var" / "log"
+    log_dir = log_dir or var_dir() / "log"
+    run_dir = log_dir.parent
     log_dir.mkdir(parents=True, exist_ok=True)
+    base_env = {**os.environ, **(extra_env or {})}
+    changes: dict[str, object] = dict(
+        db_url=db_url, port=port, actions_port=actions_port, host=host, nlu_port=nlu_port
+    )
+    if replicas is not None:
+        changes["replicas"] = replicas
+    settings = Settings.from_env(base_env).replace(**changes)
+    first_port = settings.replica_port
+    ports = list(replica_ports or range(first_port, first_port + settings.replicas))
+    early: list[_Step] = []
+    if settings.needs_redis and not settings.redis_url:
+        redis_step, redis_url = _redis_step(run_dir)
+        early.append(redis_step)
+        settings = settings.replace(redis_url=redis_url)
+    first, last = _plan(settings, root, run_dir, ports)
     env = {
-        **os.environ,
-        **(extra_env or {}),
-        "COPILOT_DB_URL": db_url,
+        **base_env,
+        **settings.environment(),
         "PYTHONUNBUFFERED": "1",
-        # Fresh secrets per run: only this run's Rasa server may use the backends.
+        # Fresh secrets per run: only this run's Rasa servers may use the backends.
         ACTIONS_SECRET_ENV: new_secret(),
         NLU_SECRET_ENV: new_secret(),
     }
-    model = str(model_path(root))
-    endpoints = write_endpoints(root, actions_port, nlu_port, log_dir)
     servers = Servers(
-        rasa_url=f"http://{LOOPBACK}:{port}",
-        actions_url=f"http://{LOOPBACK}:{actions_port}",
-        nlu_url=f"http://{LOOPBACK}:{nlu_port}",
+        rasa_url=f"http://{LOOPBACK}:{settings.port}",
+        actions_url=f"http://{LOOPBACK}:{settings.actions_port}",
+        nlu_url=f"http://{LOOPBACK}:{settings.nlu_port}",
         log_dir=log_dir,
-        db_url=db_url,
+        db_url=settings.db_url,
         processes={},
+        replica_urls=tuple(f"http://{LOOPBACK}:{p}" for p in ports if settings.replicas > 1),
+        redis_url=settings.redis_url,
     )
-    # name, log file, command line after the interpreter, URL that answers once ready
-    plan = [
-        ("the action server", "actions.log",
-         ["-m", "bot.action_server", "--actions", "actions", "--port", str(actions_port),
-          "--host", LOOPBACK],
-         f"{servers.actions_url}/health"),
-        ("the NLU service", "nlu.log",
-         ["-m", "bot.nlu.server", "--model", model, "--port", str(nlu_port), "--host", LOOPBACK],
-         f"{servers.nlu_url}/health"),
-        ("the Rasa server", "rasa.log",
-         ["-m", "rasa", "run", "--model", model, "--port", str(port), "--interface", host,
-          "--credentials", str(write_credentials(root, env, log_dir)),
-          "--endpoints", str(endpoints)],
-         f"{servers.rasa_url}/webhooks/copilot/"),
-    ]  # fmt: skip
     processes = servers.processes
     try:
-        for name, log, args, _ in plan:
-            processes[name] = subprocess.Popen(
-                [sys.executable, *args],
-                cwd=root, env=env, stdout=(log_dir / log).open("wb"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        for name, log, _, url in plan:
-            _wait_for(url, processes[name], name, log_dir / log)
+        for group in (early, first, last):
+            for step in group:
+                processes[step.name] = subprocess.Popen(
+                    step.command, cwd=root, env=env,
+                    stdout=(log_dir / step.log).open("wb"), stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            for step in group:
+                _wait_for(step, processes[step.name], log_dir / step.log)
         yield servers
     finally:
         for process in reversed(processes.values()):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from bot import demo
 from bot.advisors import AdvisorIdentity, issue_token, upsert_advisor
-from bot.backend_auth import ACTIONS_SECRET_ENV, NLU_SECRET_ENV, presents, secret_from_env
+from bot.backend_auth import ACTIONS_SECRET_ENV, presents, secret_from_env
 from bot.cards import audit, db
 from bot.cards.models import Client, ClientAlias, Preference, PreferenceEvent, VisitNote
 from bot.cli import main
@@ -412,15 +412,16 @@ def test_the_migration_creates_and_drops_the_log(db_url: str) -> None:
 
 
 def test_rasa_reads_the_secrets_from_the_environment_not_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from rasa.core.utils import read_endpoints_from_path
 
-    from bot.server import write_endpoints
+    from bot.settings import Settings
 
-    monkeypatch.setenv(ACTIONS_SECRET_ENV, "actions-" + SECRET)
-    monkeypatch.setenv(NLU_SECRET_ENV, "nlu-" + SECRET)
-    path = write_endpoints(project_root(), 5055, 5056, tmp_path)
+    settings = Settings(actions_secret="actions-" + SECRET, nlu_token="nlu-" + SECRET)
+    for name, value in settings.rasa_environment().items():  # as bot.rasa_server sets them
+        monkeypatch.setenv(name, value)
+    path = project_root() / "endpoints.yml"  # the file Rasa runs with, as it is
     assert SECRET not in path.read_text(encoding="utf-8")
     endpoints = read_endpoints_from_path(str(path))
     assert endpoints.action.headers == {"Authorization": f"Bearer actions-{SECRET}"}

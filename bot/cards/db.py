@@ -6,7 +6,6 @@ or an older PostgreSQL schema is brought up to date without a separate step.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -20,14 +19,14 @@ from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot.paths import var_dir
+from bot.settings import current
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def database_url() -> str:
-    """``COPILOT_DB_URL``, else a SQLite file under var/."""
-    return os.environ.get("COPILOT_DB_URL") or f"sqlite:///{var_dir() / 'copilot.db'}"
+    """``COPILOT_DB_URL``, else a SQLite file under var/ (see bot.settings)."""
+    return current().db_url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,15 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.action_endpoint import keep_connections
 from bot.advisors import AdvisorIdentity, RecentTokens, authenticate
 from bot.cards.db import get_engine
-from bot.graph_runner import run_sequentially
-from bot.heap import freeze_loaded_objects
 from bot.turn import MAX_MESSAGE_CHARS
 
 logger = logging.getLogger(__name__)
@@ -105,21 +102,6 @@ class CopilotInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("copilot_webhook", __name__)
         tokens = RecentTokens(token_owner)
-
-        @webhook.listener("after_server_start")
-        async def tune_loaded_agent(app: Sanic, _: Any) -> None:
-            # Rasa has loaded the model by now (before the server started).
-            agent = getattr(app.ctx, "agent", None)
-            if agent is not None and agent.is_ready():
-                run_sequentially(agent)  # see bot.graph_runner
-                app.ctx.copilot_actions = keep_connections(agent)  # see bot.action_endpoint
-            freeze_loaded_objects()  # see bot.heap
-
-        @webhook.listener("before_server_stop")
-        async def close_action_connections(app: Sanic, _: Any) -> None:
-            endpoint = getattr(app.ctx, "copilot_actions", None)
-            if endpoint is not None:
-                await endpoint.close()
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.backend_auth import LOOPBACK, NLU_SECRET_ENV, presents, secret_from_env
+from bot.backend_auth import NLU_SECRET_ENV, presents, secret_from_env
 from bot.heap import freeze_loaded_objects
+from bot.settings import current_or_exit
 from bot.training import model_path
 from bot.turn import MAX_MESSAGE_CHARS
 
@@ -89,11 +89,12 @@ def make_app(interpreter: Interpreter, secret: str) -> web.Application:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.nlu.server", description=__doc__)
     parser.add_argument("--model", default=str(model_path()), help="trained model archive")
-    parser.add_argument("--port", type=int, default=5056)
+    settings = current_or_exit()
+    parser.add_argument("--port", type=int, default=settings.nlu_port)
     parser.add_argument(
         "--host",
-        default=os.environ.get(HOST_ENV) or LOOPBACK,
-        help=f"interface to listen on (default ${HOST_ENV}, else {LOOPBACK})",
+        default=settings.nlu_host,
+        help=f"interface to listen on (default ${HOST_ENV}, else 127.0.0.1)",
     )
     args = parser.parse_args(argv)
     secret = secret_from_env(NLU_SECRET_ENV)

@@ -4,13 +4,21 @@ WeCom retries a callback that is not answered within 5 s, so a message is
 answered at once (an empty 200, meaning no passive reply), taken in exactly once
 by its MsgId (kept in the database, so a restart does not answer twice), and
 processed in the background; the reply goes out through the send API.
+
+Buttons go out as numbered choices, and a reply that is just a digit picks one.
+The choices are not kept in this process: they are the buttons of the bot's last
+reply in the advisor's conversation, read from the tracker store the replicas
+share, so a digit answered after a restart, or to another replica, still picks
+what the advisor saw.
+
+Without the WECOM_* settings (:mod:`bot.settings`) the channel is inert: its
+webhook answers 404 and nothing else changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +26,8 @@ from datetime import timedelta
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -28,16 +38,18 @@ from bot.advisors import AdvisorIdentity
 from bot.cards.db import session_scope
 from bot.cards.models import Advisor, WeComMessage
 from bot.channels.copilot import ask
-from bot.channels.wecom.api import WeComApiError
+from bot.channels.wecom.api import WeComApiError, WeComClient
 from bot.channels.wecom.crypto import WeComCrypto, WeComCryptoError
 from bot.channels.wecom.render import render
-from bot.channels.wecom.settings import ENV_VARS, client_from_env, configured
+from bot.channels.wecom.settings import ENV_VARS
 from bot.clock import utcnow
+from bot.settings import current
 
 logger = logging.getLogger(__name__)
 
 DEDUPE_FOR = timedelta(days=2)
 NOT_REGISTERED = "你还没有开通顾问助手。请让店长用 copilot advisors add 为你登记企业微信账号。"
+NOT_CONFIGURED = f"the WeCom channel is off: set {', '.join(ENV_VARS)}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,30 @@ def advisor_for_user(user_id: str) -> AdvisorIdentity | None:
         return AdvisorIdentity.of(advisor) if advisor else None
 
 
+def offered_choices(tracker: DialogueStateTracker | None) -> list[str]:
+    """The button payloads of the bot's reply to the conversation's last message, in the
+    order :func:`bot.channels.wecom.render.render` numbers them."""
+    if tracker is None:
+        return []
+    choices: list[str] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            buttons = event.data.get("buttons") or []
+            choices[:0] = [str(button["payload"]) for button in buttons]
+    return choices
+
+
+async def chosen(agent: Any, sender_id: str, text: str) -> str:
+    """``text``, or the payload of the choice it numbers in the last reply."""
+    if not text.isdigit() or agent is None:
+        return text
+    choices = offered_choices(await agent.tracker_store.retrieve(sender_id))
+    number = int(text)
+    return choices[number - 1] if 1 <= number <= len(choices) else text
+
+
 class WeComInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -101,23 +137,31 @@ class WeComInput(InputChannel):
         return cls()
 
     def __init__(self) -> None:
-        env = os.environ
-        self.crypto = WeComCrypto(env["WECOM_TOKEN"], env["WECOM_AES_KEY"], env["WECOM_CORP_ID"])
-        client = client_from_env(env)
-        if client is None or not configured(env):
-            raise ValueError(f"the wecom channel needs {', '.join(ENV_VARS)}")
-        self.client = client
-        self._choices: dict[str, list[str]] = {}
+        settings = current()
+        self.crypto: WeComCrypto | None = None
+        self.client = settings.wecom_client()
+        if settings.wecom_callbacks:
+            self.crypto = WeComCrypto(
+                settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id
+            )
         self._tasks: set[asyncio.Task[None]] = set()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("wecom_webhook", __name__)
+        if self.crypto is None or self.client is None:
+
+            @webhook.route("/webhook", methods=["GET", "POST"])
+            async def off(_: Request) -> HTTPResponse:
+                return response.text(NOT_CONFIGURED, status=404)
+
+            return webhook
+        crypto, client = self.crypto, self.client
 
         @webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
             args = request.args
             try:
-                echo = self.crypto.open_callback(
+                echo = crypto.open_callback(
                     args.get("msg_signature", ""), args.get("timestamp", ""),
                     args.get("nonce", ""), args.get("echostr", ""),
                 )  # fmt: skip
@@ -131,7 +175,7 @@ class WeComInput(InputChannel):
             args = request.args
             try:
                 encrypted = parse_envelope(request.body)
-                plain = self.crypto.open_callback(
+                plain = crypto.open_callback(
                     args.get("msg_signature", ""), args.get("timestamp", ""),
                     args.get("nonce", ""), encrypted,
                 )  # fmt: skip
@@ -143,7 +187,8 @@ class WeComInput(InputChannel):
                 logger.warning("WeCom callback malformed: %s", exc)
                 return response.text("bad request", status=400)
             if message is not None and message.content and first_delivery(message):
-                task = asyncio.create_task(self._answer(message, on_new_message))
+                agent = getattr(request.app.ctx, "agent", None)
+                task = asyncio.create_task(self._answer(message, on_new_message, agent, client))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             return response.text("")
@@ -151,21 +196,21 @@ class WeComInput(InputChannel):
         return webhook
 
     async def _answer(
-        self, message: TextMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        message: TextMessage,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        agent: Any,
+        client: WeComClient,
     ) -> None:
         try:
             advisor = advisor_for_user(message.user_id)
             if advisor is None:
-                await self.client.send_markdown(message.user_id, NOT_REGISTERED)
+                await client.send_markdown(message.user_id, NOT_REGISTERED)
                 return
-            text = message.content
-            choices = self._choices.get(message.user_id) or []
-            if text.isdigit() and 1 <= int(text) <= len(choices):
-                text = choices[int(text) - 1]
+            text = await chosen(agent, advisor.id, message.content)
             rendered = render(await ask(on_new_message, advisor, text, self.name()))
-            self._choices[message.user_id] = rendered.choices
             for chunk in rendered.chunks:
-                await self.client.send_markdown(message.user_id, chunk)
+                await client.send_markdown(message.user_id, chunk)
         except WeComApiError as exc:
             logger.error(
                 "WeCom reply to %s (MsgId %s) lost: %s", message.user_id, message.msg_id, exc

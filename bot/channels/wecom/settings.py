@@ -1,31 +1,23 @@
-"""WeCom settings from the environment, in one place for every part that needs them.
+"""WeCom's settings for the parts that need them, from the copilot's settings object.
 
-Imports no Rasa, so `copilot up` can decide whether to enable the channel cheaply.
+The variables (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_SECRET, WECOM_TOKEN,
+WECOM_AES_KEY, WECOM_API_BASE) are read and checked in :mod:`bot.settings`.
+Imports no Rasa, so the callers that only send messages stay light.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 from bot.channels.wecom.api import WeComClient
+from bot.settings import Settings, current
 
 ENV_VARS = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
-DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 
 
-def configured(env: Mapping[str, str] = os.environ) -> bool:
+def configured(settings: Settings | None = None) -> bool:
     """All settings the callback channel needs are present."""
-    return all(env.get(name) for name in ENV_VARS)
+    return (settings or current()).wecom_callbacks
 
 
-def client_from_env(env: Mapping[str, str] = os.environ) -> WeComClient | None:
+def client_from_env(settings: Settings | None = None) -> WeComClient | None:
     """The send-API client, when the corp id and app secret are set."""
-    if not (env.get("WECOM_CORP_ID") and env.get("WECOM_SECRET")):
-        return None
-    return WeComClient(
-        env.get("WECOM_API_BASE") or DEFAULT_API_BASE,
-        env["WECOM_CORP_ID"],
-        env["WECOM_SECRET"],
-        env.get("WECOM_AGENT_ID", ""),
-    )
+    return (settings or current()).wecom_client()

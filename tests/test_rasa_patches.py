@@ -1,0 +1,135 @@
+"""The server hooks: every Rasa internal that bot.rasa_patches relies on is still there,
+and the hooks reach Rasa's server start-up the way bot.rasa_server hands them over.
+
+These read Rasa's own code rather than load a model, so a Rasa upgrade that
+renames or moves a patched piece fails here, by name, in a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import inspect
+from types import SimpleNamespace
+from typing import Any
+
+import pluggy
+import pytest
+import rasa
+from rasa.core import run as rasa_run
+from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
+from rasa.core.http_interpreter import RasaNLUHttpInterpreter
+from rasa.core.processor import MessageProcessor
+from rasa.engine.graph import GraphNode
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.utils.endpoints import EndpointConfig
+
+from bot import rasa_patches
+from bot.rasa_server import ServerHooks
+
+
+def source(thing: Any) -> str:
+    return inspect.getsource(thing)
+
+
+def test_rasa_is_the_version_the_patches_were_written_for() -> None:
+    assert rasa.__version__.startswith("3.6."), (
+        f"Rasa {rasa.__version__}: re-check every patch in bot/rasa_patches.py"
+    )
+
+
+def test_graph_runner_internals() -> None:
+    """1. The sequential runner takes over the nodes Rasa's runner loaded."""
+    init = source(DaskGraphRunner.__init__)
+    assert "self._graph_schema = graph_schema" in init
+    assert "self._instantiated_nodes" in init
+    assert "self._component" in source(GraphNode)
+    processor_init = source(MessageProcessor.__init__)
+    assert "self.graph_runner" in processor_init
+    assert "self.graph_runner.run(" in source(MessageProcessor)
+
+
+def test_action_endpoint_internals() -> None:
+    """2. Actions are created from the processor's endpoint, whose session() is borrowed."""
+    assert "self.action_endpoint = action_endpoint" in source(Agent.__init__)
+    assert "self.action_endpoint = action_endpoint" in source(MessageProcessor.__init__)
+    assert source(MessageProcessor).count("self.domain, self.action_endpoint") >= 3
+    assert "async with self.session() as session" in source(EndpointConfig.request)
+
+
+def test_nlu_interpreter_internals() -> None:
+    """2. The NLU interpreter's one aiohttp session, which the headers are added to."""
+    init = source(RasaNLUHttpInterpreter.__init__)
+    assert "self.session = aiohttp.ClientSession()" in init
+    assert "self.endpoint_config = endpoint_config" in init
+    assert "self.session.post(" in source(RasaNLUHttpInterpreter)
+    assert "self.http_interpreter.parse(" in source(MessageProcessor)
+
+
+def test_action_validation_internals() -> None:
+    """3. The response check that is compiled once."""
+    assert callable(RemoteAction.action_response_format_spec)
+    assert "self._validate_action_result(" in source(RemoteAction.run)
+    params = inspect.signature(RemoteAction._validate_action_result).parameters
+    assert list(params) == ["self", "result"]
+
+
+def test_server_start_up_internals() -> None:
+    """The listeners reach Sanic through serve_application, after the model is loaded."""
+    assert "server_listeners" in inspect.signature(rasa_run.serve_application).parameters
+    assert "app.register_listener(listener, event)" in source(rasa_run.configure_app)
+    serve = source(rasa_run.serve_application)
+    assert "load_agent_on_start" in serve and '"before_server_start"' in serve
+    assert "cmdline_arguments.func(cmdline_arguments)" in source(
+        __import__("rasa.__main__", fromlist=["main"]).main
+    )
+
+
+def test_the_plugin_adds_the_listeners_to_rasa_run() -> None:
+    """Rasa's own hook spec, a fresh plugin manager: the parsed arguments get the hooks."""
+    manager = pluggy.PluginManager("rasa")
+    manager.add_hookspecs(__import__("rasa.plugin", fromlist=["hookspec"]))
+    manager.register(ServerHooks())
+    arguments = argparse.Namespace()
+    assert manager.hook.configure_commandline(cmdline_arguments=arguments) == []
+    assert arguments.server_listeners == rasa_patches.listeners()
+
+
+def test_rasa_run_passes_the_listeners_to_serve_application(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    received: dict[str, Any] = {}
+
+    @functools.wraps(rasa_run.serve_application)  # Rasa passes what its signature takes
+    def serve_application(*_: Any, **kwargs: Any) -> None:
+        received.update(kwargs)
+
+    monkeypatch.setattr(rasa_run, "serve_application", serve_application)
+    rasa.api.run(
+        "models", None, credentials="credentials.yml", server_listeners=rasa_patches.listeners()
+    )
+    assert received["server_listeners"] == rasa_patches.listeners()
+
+
+def test_the_listeners_patch_a_loaded_agent_and_close_at_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    done: list[str] = []
+
+    class Endpoint:
+        async def close(self) -> None:
+            done.append("closed")
+
+    agent = SimpleNamespace(is_ready=lambda: True)
+    monkeypatch.setattr(rasa_patches, "run_sequentially", lambda a: done.append("runner"))
+    monkeypatch.setattr(rasa_patches, "keep_connections", lambda a: Endpoint())
+    monkeypatch.setattr(rasa_patches, "freeze_loaded_objects", lambda: done.append("frozen"))
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=agent))
+    listeners = dict((event, listener) for listener, event in rasa_patches.listeners())
+
+    asyncio.run(listeners["after_server_start"](app, None))
+    asyncio.run(listeners["before_server_stop"](app, None))
+    assert done == ["runner", "frozen", "closed"]
+    assert getattr(RemoteAction, "_copilot_compiled_validation", False)
