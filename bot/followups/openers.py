@@ -49,8 +49,11 @@ def _scenario(client: Client) -> str:
     return load_vocabulary().scenario_of(history) or GENERAL
 
 
-def opener(session: Session, task: FollowUp, client: Client, today: date) -> str | None:
-    card = ClientCard.of(client, history=0)
+def opener(
+    session: Session, task: FollowUp, client: Client, today: date, card: ClientCard | None = None
+) -> str | None:
+    """The line for ``task``; pass the client's ``card`` if it is already built."""
+    card = card or ClientCard.of(client, history=0)
     values = {**card_values(card, today), "address": card.address, **_task_values(session, task)}
     ranked = rank(
         load_library().group(FLOW, task.kind), _scenario(client), values, dislikes(card), set()

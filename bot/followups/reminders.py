@@ -151,7 +151,8 @@ def compose(session: Session, reminder: Reminder, rules: Rules, now: datetime) -
     if not recipients:
         return SKIPPED
     client = session.get(Client, task.client_id)
-    who = ClientCard.of(client, history=0).who if client else task.client_id
+    card = ClientCard.of(client, history=0) if client else None
+    who = card.who if card else task.client_id
     if client is not None and client.tier:
         who = f"{who} · {client.tier}"
     variables = {
@@ -165,7 +166,7 @@ def compose(session: Session, reminder: Reminder, rules: Rules, now: datetime) -
         variables |= {"store": task.store, "owner": owner.name if owner else "未分配的顾问"}
         message = Message("followup_escalation", variables)
     else:
-        line = opener(session, task, client, local_day(now)) if client else None
+        line = opener(session, task, client, local_day(now), card) if client else None
         message = (
             Message("followup_reminder", {**variables, "opener": line})
             if line

@@ -92,22 +92,30 @@ class Listing:
         self.rules = rules
         self.now = now
         self.today = local_day(now)
+        self._cards: dict[str, ClientCard] = {}
+
+    def card(self, client: Client) -> ClientCard:
+        """Each client's card once per listing (several tasks may share a client)."""
+        if client.id not in self._cards:
+            self._cards[client.id] = ClientCard.of(client, history=0)
+        return self._cards[client.id]
 
     def clients(self, tasks: list[FollowUp]) -> dict[str, Client]:
         return {c.id: c for c in self.store.get_many({t.client_id for t in tasks})}
 
     def label(self, task: FollowUp, client: Client | None) -> str:
-        who = ClientCard.of(client, history=0).who if client else task.client_id
+        who = self.card(client).who if client else task.client_id
         return f"{who} · {self.rules.kinds[task.kind].title}"
 
     def item(self, task: FollowUp, client: Client | None) -> dict[str, Any]:
-        line = opener(self.store.session, task, client, self.today) if client else None
+        card = self.card(client) if client else None
+        line = opener(self.store.session, task, client, self.today, card) if client else None
         return {
             "id": task.id,
             "client": {
                 "id": task.client_id,
                 "name": client.name if client else "",
-                "address": ClientCard.of(client, history=0).address if client else "",
+                "address": card.address if card else "",
             },
             "kind": task.kind,
             "kind_title": self.rules.kinds[task.kind].title,
