@@ -6,8 +6,11 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 # Every module that defines tables, so the metadata (and autogenerate) knows them all.
+from bot import sessions  # noqa: F401
 from bot.cards import audit  # noqa: F401
 from bot.cards.models import Base
+from bot.followups import models as followup_models  # noqa: F401
+from bot.purchases import models as purchase_models  # noqa: F401
 from bot.trackers import table  # noqa: F401
 
 config = context.config
