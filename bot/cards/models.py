@@ -174,6 +174,12 @@ class VisitNote(Base):
     """What happened in a visit or complaint, written when a session ends."""
 
     __tablename__ = "visit_notes"
+    # Follow-ups look notes up by their follow-up date and complaints by their age
+    # (bot/followups/tasks.py; migration 0008_followups).
+    __table_args__ = (
+        Index("ix_visit_notes_follow_up_on", "follow_up_on"),
+        Index("ix_visit_notes_kind_created", "kind", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     client_id = Column(
