@@ -507,3 +507,20 @@ def test_done_task_is_not_reminded(db_url: str) -> None:
     with running_fake(CORP, SECRET) as fake:
         assert sweep_at(db_url, fake, NOW).sent == 0
         assert not fake.sent
+
+
+def test_the_complaint_flow_marks_its_steps_done_as_it_moves(demo_db: str) -> None:
+    from tests.test_flow_actions import Conversation
+
+    chat = Conversation()
+    chat.say("周女士投诉定制胸针延期了一个月", "report_complaint")
+    with db.session_scope(demo_db) as session:
+        steps = {t.kind: t.status for t in session.scalars(select(FollowUp))}
+    assert steps == {"complaint_respond": OPEN, "complaint_resolve": OPEN}
+    chat.say("她说上个月在恒隆店订的", "client_problem")  # contact made: respond → empathise
+    with db.session_scope(demo_db) as session:
+        steps = {t.kind: (t.status, t.done_by) for t in session.scalars(select(FollowUp))}
+        reminders = session.scalars(select(Reminder.status).where(Reminder.kind == ESCALATE))
+        escalations = sorted(reminders)
+    assert steps == {"complaint_respond": (DONE, "A001"), "complaint_resolve": (OPEN, None)}
+    assert escalations == [CANCELLED, DUE]  # only the plan's deadline can still escalate

@@ -33,6 +33,7 @@ from bot.flows.engine import (
 from bot.flows.facts import card_values, clean_fact, dislikes
 from bot.flows.scripts import GENERAL, load_library
 from bot.flows.summary import summarize
+from bot.followups.tasks import record_complaint_progress
 from bot.nlu.preferences import ParsedPreference, fact_span, parse_value
 from bot.replies import Button, Message, Reply
 from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, MODE, PENDING, Turn
@@ -131,6 +132,11 @@ def flow_reply(
     }
     if flow.mode == "complaint":
         extra["deadlines"] = deadlines(flow, session)
+        if session.note_id:
+            # The complaint's SLA clock: a step the flow has moved past is done now, so
+            # it is not escalated (bot/followups/tasks.py).
+            done = [row["step"] for row in extra["deadlines"] if row["done"]]
+            record_complaint_progress(store.session, session.note_id, done, utcnow())
         tier = card.tier if card and card.tier in flow.compensation else "其他"
         extra["compensation"] = {"tier": tier, "options": list(flow.compensation.get(tier, ()))}
     reply = Reply(
