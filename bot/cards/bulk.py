@@ -4,13 +4,14 @@ Checked rows go to temporary staging tables as they are read: SQLite takes
 them in batched ``executemany`` on the session's own connection; PostgreSQL
 gets them spooled to CSV files and loaded with one ``COPY`` per table. Staging
 tables are private to the import and disappear with it; the card tables are
-only touched once every row has passed. Then a few set-based statements, each
-over a slice of the staging rows so a progress bar can follow them:
+only touched once every row has passed. Then a few set-based statements (on
+SQLite each over slices of the staging rows, so a progress bar can follow):
 
 - ``UPDATE clients … FROM stage`` where a column the file has differs;
-- ``INSERT INTO clients … ON CONFLICT (id) DO NOTHING`` for new cards;
+- ``INSERT INTO clients … WHERE NOT EXISTS`` for new cards;
 - for new preferences and aliases: the existing cards they change get
-  ``updated_at``, then ``INSERT … ON CONFLICT DO NOTHING`` adds them.
+  ``updated_at``, then ``INSERT … WHERE NOT EXISTS`` adds them (with
+  ``ON CONFLICT DO NOTHING`` where other writers may be about).
 
 Everything runs in the caller's transaction, so the import is all or nothing,
 and a row already there is left as it is, so re-importing changes nothing. The
@@ -95,7 +96,7 @@ class Staging:
                     for c in columns
                 )
                 self.connection.exec_driver_sql(
-                    f"CREATE TEMP TABLE {table} (n bigserial PRIMARY KEY, {typed}) ON COMMIT DROP"
+                    f"CREATE TEMP TABLE {table} (n bigserial, {typed}) ON COMMIT DROP"
                 )
             else:
                 self.connection.exec_driver_sql(
@@ -262,30 +263,41 @@ class Staging:
             progress(min(hi, size) - lo + 1)
 
     @contextmanager
-    def _first_load(self) -> Iterator[None]:
-        """When more cards come in than the store has (a first load), the card
-        tables' non-unique indexes, and on PostgreSQL the foreign keys of
-        preferences and aliases, are dropped and built again at the end: one
-        sorted pass each instead of an index insert and a key check per row.
-        It happens inside the import's transaction. SQLite's readers (WAL) never
-        see the tables without them; PostgreSQL's wait for the commit."""
+    def _first_load(self) -> Iterator[bool]:
+        """Whether this import writes the card tables alone, so inserts need no
+        ``ON CONFLICT``: always on SQLite (one writer at a time); on PostgreSQL
+        when more cards come in than the store has (a first load). Then the card
+        tables' non-unique indexes (and on PostgreSQL their unique constraints
+        and the foreign keys of preferences and aliases) are dropped and built
+        again at the end: one sorted pass each instead of an index insert and a
+        key check per row. All inside the import's transaction: SQLite's readers
+        (WAL) never see the tables without them, PostgreSQL's wait for the commit."""
         incoming = self.sizes["stage_clients"]
-        if incoming < REBUILD_FROM:
-            yield
+        first = (
+            incoming >= REBUILD_FROM
+            and incoming
+            > self.connection.exec_driver_sql("SELECT count(*) FROM clients").scalar_one()
+        )
+        if not first:
+            yield not self.postgres
             return
-        if incoming <= self.connection.exec_driver_sql("SELECT count(*) FROM clients").scalar_one():
-            yield
-            return
+        tables = "ARRAY['clients', 'preferences', 'client_aliases']::regclass[]"
+        constraints: list[Any] = []
         if self.postgres:
+            self.connection.exec_driver_sql(
+                "LOCK TABLE clients, preferences, client_aliases IN EXCLUSIVE MODE"
+            )
             indexes = self.connection.exec_driver_sql(
                 "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-                "WHERE NOT indisunique AND indrelid = "
-                "ANY(ARRAY['clients', 'preferences', 'client_aliases']::regclass[])"
+                f"WHERE NOT indisunique AND indrelid = ANY({tables})"
             ).all()
-            keys = self.connection.exec_driver_sql(
+            # Foreign keys first, then unique constraints no foreign key relies on.
+            constraints = self.connection.exec_driver_sql(
                 "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) "
-                "FROM pg_constraint WHERE contype = 'f' "
-                "AND conrelid = ANY(ARRAY['preferences', 'client_aliases']::regclass[])"
+                f"FROM pg_constraint c WHERE conrelid = ANY({tables}) AND ("
+                "(contype = 'f' AND conrelid <> 'clients'::regclass) OR (contype = 'u' "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint f "
+                "WHERE f.contype = 'f' AND f.conindid = c.conindid))) ORDER BY contype"
             ).all()
         else:
             indexes = self.connection.exec_driver_sql(
@@ -293,20 +305,30 @@ class Staging:
                 "AND tbl_name IN ('clients', 'preferences', 'client_aliases') "
                 "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
             ).all()
-            keys = []
-        for table, name, _ in keys:
+        for table, name, _ in constraints:
             self.connection.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         for name, _ in indexes:
             self.connection.exec_driver_sql(f"DROP INDEX {name}")
-        yield
+        yield True
         for _, definition in indexes:
             self.connection.exec_driver_sql(definition)
-        for table, name, definition in keys:
+        for table, name, definition in reversed(constraints):
             self.connection.exec_driver_sql(
                 f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
             )
 
     def apply(self, present: tuple[str, ...], imported_by: str, progress: Progress) -> Counts:
+        with self._first_load() as alone:
+            return self._apply(present, imported_by, progress, alone)
+
+    def _apply(
+        self, present: tuple[str, ...], imported_by: str, progress: Progress, alone: bool
+    ) -> Counts:
+        def guard(key: str) -> str:
+            # New rows are already filtered; with other writers about, one may have
+            # added the same row since, and the import should not fail for it.
+            return "" if alone else f" ON CONFLICT ({key}) DO NOTHING"
+
         counts = Counts()
         update = (
             "UPDATE clients SET "
@@ -319,8 +341,7 @@ class Staging:
             f"INSERT INTO clients (id, {', '.join(CLIENT_FIELDS)}, created_at, updated_at) "
             f"SELECT s.id, {', '.join(self._value(c) for c in CLIENT_FIELDS)}, :now, :now "
             "FROM stage_clients s WHERE s.n BETWEEN :lo AND :hi "
-            "AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id) "
-            "ON CONFLICT (id) DO NOTHING"
+            "AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id)" + guard("id")
         )
         touch = (
             "UPDATE clients SET updated_at = :now WHERE updated_at <> :now AND id IN "
@@ -333,34 +354,32 @@ class Staging:
             "recorded_at, status, date_value) "
             "SELECT sp.client_id, sp.category, sp.value, :by, sp.store, :now, 'current', "
             f"{date_value} FROM stage_preferences sp WHERE sp.n BETWEEN :lo AND :hi "
-            f"AND {self._new_preference()} ON CONFLICT (client_id, category, value) DO NOTHING"
+            f"AND {self._new_preference()}" + guard("client_id, category, value")
         )
         add_aliases = (
             "INSERT INTO client_aliases (client_id, alias, key, kind, recorded_by, recorded_at) "
             "SELECT sa.client_id, sa.alias, sa.key, 'alias', :by, :now "
             "FROM stage_aliases sa WHERE sa.n BETWEEN :lo AND :hi "
-            f"AND {self._new_alias()} ON CONFLICT (client_id, key) DO NOTHING"
+            f"AND {self._new_alias()}" + guard("client_id, key")
         )
-        with self._first_load():
-            self._sliced(
-                "stage_clients", [("updated", update), ("created", insert)], counts, progress,
-                imported_by,
-            )  # fmt: skip
-            if self.postgres and counts.created:
-                # The planner's idea of the clients table is stale after an insert.
-                self.connection.exec_driver_sql("ANALYZE clients")
-            # When every card is new, no existing card can gain a preference or an alias.
-            existing = counts.created < self.sizes["stage_clients"]
-            for table, alias, new, add, counter in (
-                ("stage_preferences", "sp", self._new_preference(), add_preferences,
-                 "preferences_added"),
-                ("stage_aliases", "sa", self._new_alias(), add_aliases, "aliases_added"),
-            ):  # fmt: skip
-                statements = [(counter, add)]
-                if existing:
-                    touched = touch.format(alias=alias, table=table, new=new)
-                    statements.insert(0, ("updated", touched))
-                self._sliced(table, statements, counts, progress, imported_by)
+        self._sliced(
+            "stage_clients", [("updated", update), ("created", insert)], counts, progress,
+            imported_by,
+        )  # fmt: skip
+        if self.postgres and counts.created:
+            # The planner's idea of the clients table is stale after an insert.
+            self.connection.exec_driver_sql("ANALYZE clients")
+        # When every card is new, no existing card can gain a preference or an alias.
+        existing = counts.created < self.sizes["stage_clients"]
+        for table, alias, new, add, counter in (
+            ("stage_preferences", "sp", self._new_preference(), add_preferences,
+             "preferences_added"),
+            ("stage_aliases", "sa", self._new_alias(), add_aliases, "aliases_added"),
+        ):  # fmt: skip
+            statements = [(counter, add)]
+            if existing:
+                statements.insert(0, ("updated", touch.format(alias=alias, table=table, new=new)))
+            self._sliced(table, statements, counts, progress, imported_by)
         return counts
 
     def preview(self, present: tuple[str, ...]) -> Counts:
