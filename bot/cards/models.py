@@ -52,10 +52,9 @@ class Client(Base):
     # The lookups of bot/cards/store.py: 王先生 (surname + honorific), ranked by the
     # advisor's own clients, their store's, and recent activity, each a LIMIT probe.
     __table_args__ = (
-        Index("ix_clients_surname_honorific", "surname", "honorific"),
+        Index("ix_clients_surname_honorific", "surname", "honorific", "updated_at"),
         Index("ix_clients_advisor_surname", "advisor", "surname"),
         Index("ix_clients_store_surname", "home_store", "surname"),
-        Index("ix_clients_surname_updated", "surname", "updated_at"),
     )
 
     id = Column(String(64), primary_key=True)

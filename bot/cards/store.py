@@ -40,9 +40,9 @@ from bot.clock import utcnow
 from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 
 # Candidates shown for a name many clients answer to; how far a count goes
-# before it is "more than 1000"; how many a typed query (CLI) lists.
+# before it is "more than 200"; how many a typed query (CLI) lists.
 SHOWN = 5
-COUNT_CAP = 1000
+COUNT_CAP = 200
 FIND_LIMIT = 50
 
 
@@ -126,11 +126,8 @@ class CardStore:
         """
         for where in self._wheres(mention):
             # One probe answers the common case: five or fewer clients.
-            few = list(
-                self.session.scalars(
-                    select(Client).where(*where).order_by(Client.id).limit(SHOWN + 1)
-                )
-            )
+            # No ORDER BY: sorting every 王先生 to keep six would cost more than the probe.
+            few = list(self.session.scalars(select(Client).where(*where).limit(SHOWN + 1)))
             if not few:
                 continue
             if len(few) <= SHOWN:
@@ -140,7 +137,12 @@ class CardStore:
             if advisor is not None:
                 queries.append(select(Client).where(*where, Client.advisor == advisor.id))
                 queries.append(select(Client).where(*where, Client.home_store == advisor.store))
-            queries.append(select(Client).where(*where).order_by(Client.updated_at.desc()))
+            recent = select(Client).where(*where)
+            if mention.kind == ALIAS:
+                # A popular English name (David) has no index by recency: rank a bounded set.
+                bounded = select(Client.id).where(*where).limit(COUNT_CAP)
+                recent = select(Client).where(Client.id.in_(bounded))
+            queries.append(recent.order_by(Client.updated_at.desc()))
             for query in queries:
                 for client in self.session.scalars(query.limit(SHOWN)):
                     picked.setdefault(client.id, client)

@@ -15,10 +15,9 @@ depends_on = None
 
 # The lookups of bot/cards/store.py, each a LIMIT probe at a million cards.
 INDEXES = {
-    "ix_clients_surname_honorific": ["surname", "honorific"],
+    "ix_clients_surname_honorific": ["surname", "honorific", "updated_at"],
     "ix_clients_advisor_surname": ["advisor", "surname"],
     "ix_clients_store_surname": ["home_store", "surname"],
-    "ix_clients_surname_updated": ["surname", "updated_at"],
 }
 
 
