@@ -12,7 +12,7 @@ STAMP     := $(VENV)/.installed
 PYTHON310 := $(shell for p in python3.10 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1); do \
                  if $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint validate stories pytest prepare bench clean system-deps
+.PHONY: run test lint validate stories pytest prepare bench clean system-deps soak
 
 run: $(STAMP)
 	$(BIN)/copilot up
@@ -39,16 +39,24 @@ pytest: prepare system-deps
 	$(BIN)/pytest -q
 
 # Tests start a throwaway PostgreSQL server and drive Debian's Chromium (with CJK
-# fonts for readable screenshots): install what is missing.
+# fonts for readable screenshots); `copilot up --replicas N` and its tests run
+# nginx and redis-server: install what is missing.
 system-deps:
 	@missing=""; \
 	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
 	[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 	    echo "Installing with apt-get:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+# The fault test (minutes): two Rasa replicas behind nginx, 16 advisors talking, one
+# replica SIGKILLed mid-run; prints the turns that failed during the failover.
+soak: prepare system-deps
+	COPILOT_SOAK=1 $(BIN)/pytest -q -s tests/test_replicas.py
 
 bench: $(STAMP)
 	$(BIN)/copilot bench

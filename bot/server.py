@@ -167,9 +167,9 @@ def nginx_config(root: Path, run_dir: Path, listen: str, upstreams: Sequence[str
         f"server {address} max_fails=1 fail_timeout=5s;" for address in upstreams
     )
     text = template.safe_substitute(
-        NGINX_RUN_DIR=str(run_dir), COPILOT_LISTEN=listen, COPILOT_UPSTREAM_SERVERS=servers
+        NGINX_RUN_DIR=str(run_dir), NGINX_LISTEN=listen, NGINX_UPSTREAM_SERVERS=servers
     )
-    if "${" in text:
+    if any("${" in line.split("#")[0] for line in text.splitlines()):
         raise ServerError(f"{NGINX_TEMPLATE} names a variable copilot up does not fill in")
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "nginx.conf"

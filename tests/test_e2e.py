@@ -77,6 +77,12 @@ def say(servers: Servers, token: str, text: str) -> list[dict]:
     return replies
 
 
+def test_the_server_hooks_are_installed_at_start(servers: Servers) -> None:
+    """bot.rasa_server hands bot.rasa_patches to Rasa's start-up; it says so once done."""
+    log = (servers.log_dir / "rasa.log").read_text(encoding="utf-8", errors="replace")
+    assert "Copilot speed-ups installed (bot.rasa_patches)" in log
+
+
 def test_missing_or_bad_token_gets_401(servers: Servers, tokens: dict[str, str]) -> None:
     assert post(servers, {"message": "查一下王建国"}, None)[0] == 401
     assert post(servers, {"message": "查一下王建国"}, "cpk_not-a-real-token")[0] == 401

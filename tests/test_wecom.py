@@ -160,6 +160,43 @@ def test_render_numbers_buttons_and_splits_under_the_limit() -> None:
     assert split("字" * 1000) == ["字" * 682, "字" * 318]
 
 
+def test_numbered_choices_are_the_last_replys_buttons_from_the_shared_store() -> None:
+    """The digits an advisor answers with are read from the conversation (the tracker
+    store every replica shares), numbered as the reply was rendered."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.channels.wecom.channel import chosen, offered_choices
+
+    asked = [
+        {"text": "找到2位「王先生」，是哪一位？",
+         "buttons": [{"title": "王建国", "payload": CHOICE_1},
+                     {"title": "王志强", "payload": CHOICE_2}]},
+        {"text": "也可能是：", "buttons": [{"title": "王大卫", "payload": "/choose_option"}]},
+    ]  # fmt: skip
+    events = [
+        UserUttered("查一下王先生"),
+        BotUttered("旧的问题", {"buttons": [{"title": "旧", "payload": "/old"}]}),
+        UserUttered("再查一下王先生"),
+        ActionExecuted("action_lookup_client"),
+        *(BotUttered(m["text"], {"buttons": m["buttons"]}) for m in asked),
+        ActionExecuted("action_listen"),
+    ]
+    tracker = DialogueStateTracker.from_events("A001", events)
+    assert offered_choices(tracker) == render(asked).choices
+    assert offered_choices(tracker) == [CHOICE_1, CHOICE_2, "/choose_option"]
+    assert offered_choices(None) == []
+
+    class Store:
+        async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+            return tracker if sender_id == "A001" else None
+
+    agent = type("Agent", (), {"tracker_store": Store()})()
+    answers = [asyncio.run(chosen(agent, sender, text)) for sender, text in
+               [("A001", "2"), ("A001", "4"), ("A001", "第二个"), ("A002", "1")]]  # fmt: skip
+    assert answers == [CHOICE_2, "4", "第二个", "1"]
+
+
 # ---- the channel, end to end: Rasa + actions + the fake WeCom API ----
 
 
