@@ -224,6 +224,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.topologies:
+        from bot.bench_topologies import run_topologies
+
+        return run_topologies(args)
     from bot.bench import run_bench
 
     return run_bench(args)
@@ -322,6 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--errors", type=int, default=0, help="list up to N errors of each kind per split"
+    )
+    bench.add_argument(
+        "--topologies", action="store_true",
+        help="start and measure, one after another, a bare Rasa bot (the anchor), the "
+        "single-machine default and --replicas 2 (1 and 16 advisors, bursts of 3)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--bursts", type=int, default=20, help="with --topologies: bursts of 3 messages (20)"
+    )
+    bench.add_argument(
+        "--no-anchor", action="store_true", help="with --topologies: skip the bare Rasa bot"
     )
     bench.set_defaults(func=cmd_bench)
 
