@@ -201,6 +201,8 @@ def _plan(
     """The processes to start at once, and those to start when they answer (nginx)."""
     actions = f"http://{LOOPBACK}:{settings.actions_port}"
     nlu = f"http://{LOOPBACK}:{settings.nlu_port}"
+    scheduler_port = free_port()
+    scheduler = f"http://{LOOPBACK}:{scheduler_port}"
     first = [
         _Step("the action server", "actions.log",
               [sys.executable, "-m", "bot.action_server", "--actions", "actions",
@@ -210,6 +212,12 @@ def _plan(
               [sys.executable, "-m", "bot.nlu.server", "--model", str(model_path(root)),
                "--port", str(settings.nlu_port), "--host", LOOPBACK],
               _answers(f"{nlu}/health"), f"{nlu}/health"),
+        # One scheduler whatever the replica count: reminders are claimed in the
+        # database, so even two would send each once (bot/followups/scheduler.py).
+        _Step("the follow-up scheduler", "scheduler.log",
+              [sys.executable, "-m", "bot.followups.scheduler",
+               "--health-port", str(scheduler_port)],
+              _answers(f"{scheduler}/health"), f"{scheduler}/health"),
     ]  # fmt: skip
     if settings.replicas == 1:
         url = f"http://{LOOPBACK}:{settings.port}/webhooks/copilot/"
