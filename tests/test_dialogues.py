@@ -93,7 +93,9 @@ TRAINING_FILES = (*ROOT.glob("data/nlu/*.yml"), *ROOT.glob("tests/nlu*/*.yml"))
 DEFAULT_STORE = "上海恒隆店"
 CATEGORIES = frozenset(load_vocabulary().category_names)
 
-CASE_KEYS = {"id", "about", "store", "recent", "turns", "touched", "may_touch", "cards"}
+CASE_KEYS = {
+    "id", "about", "store", "recent", "turns", "touched", "may_touch", "cards", "known_nlu_miss",
+}  # fmt: skip
 TURN_KEYS = {"say", "press", "expect"}
 EXPECT_KEYS = {
     "client",
@@ -177,6 +179,9 @@ class Case:
     touched: tuple[str, ...] | None
     may_touch: tuple[str, ...]
     cards: dict[str, dict[str, Any]]
+    # Why the model still misreads a turn of this case (the case runs, marked xfail,
+    # and reports XPASS once the model reads it right).
+    known_nlu_miss: str = ""
 
     def names(self) -> set[str]:
         """Every client name the case's expectations refer to (for the static check)."""
@@ -233,6 +238,7 @@ def _parse_case(raw: dict[str, Any], source: str) -> Case:
         touched=None if touched is None else tuple(touched),
         may_touch=tuple(raw.get("may_touch") or ()),
         cards=cards,
+        known_nlu_miss=str(raw.get("known_nlu_miss", "")),
     )
 
 
@@ -704,7 +710,16 @@ def run_case(servers: Servers, case: Case) -> list[str]:
 # -- the tests -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(reason=c.known_nlu_miss, strict=False))
+        if c.known_nlu_miss
+        else c
+        for c in CASES
+    ],
+    ids=[case.id for case in CASES],
+)
 def test_dialogue(stack: Servers, case: Case) -> None:
     stopped = stack.exited()
     if stopped:

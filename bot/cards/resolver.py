@@ -147,29 +147,28 @@ class Resolver:
 
 def pick(answer: str, candidates: Sequence[Client], store: CardStore) -> list[Client]:
     """The candidates an answer in words points at: 第二个, 尾号0006, 广州那位, 钻石卡那位,
-    赵子轩. Returns every candidate that fits; one means the answer is clear."""
+    赵子轩. Returns the candidates that fit what the answer says; an answer that says
+    nothing about any of them (another name) picks nobody."""
     text = answer.strip()
     ordinal = _ORDINAL.search(text)
-    if ordinal:
+    if ordinal and not _TAIL.search(text):
         index = _ORDINALS[next(g for g in ordinal.groups() if g)] - 1
-        if 0 <= index < len(candidates) and not _TAIL.search(text):
-            return [candidates[index]]
+        return [candidates[index]] if 0 <= index < len(candidates) else []
     if "最后" in text and candidates:
         return [candidates[-1]]
     fits = list(candidates)
-    tail = _TAIL.search(text)
-    if tail:
+    said = False
+    if tail := _TAIL.search(text):
+        said = True
         fits = [c for c in fits if re.sub(r"\D", "", c.phone or "").endswith(tail.group(1))]
-    named = [c for c in fits if c.name in text]
-    if named:
-        fits = named
-    stores = [c for c in fits if _store_mentioned(c.home_store, text)]
-    if stores:
-        fits = stores
-    tiers = [t for t in _TIERS if t in text]
-    if tiers:
+    if named := [c for c in fits if c.name in text]:
+        said, fits = True, named
+    if stores := [c for c in fits if _store_mentioned(c.home_store, text)]:
+        said, fits = True, stores
+    if tiers := [t for t in _TIERS if t in text]:
+        said = True
         fits = [c for c in fits if any(t in (c.tier or "") for t in tiers)]
-    return fits if len(fits) < len(candidates) or len(candidates) == 1 else []
+    return fits if said else []
 
 
 def _store_mentioned(store_name: str, text: str) -> bool:

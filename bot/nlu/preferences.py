@@ -51,10 +51,17 @@ ADDITION_WORDS = re.compile(r"也|还有|还喜欢|还爱|另外|同时")
 _NO_LONGER_ALLERGIC = re.compile(
     r"(?:不再|不|没有?|已经不|已不)(?:对)?(.{1,10}?)过敏|(.{1,10}?)过敏(?:已经)?(?:好了|好啦|治好了)|脱敏"
 )
+_LATIN_ALIAS = r"[A-Za-z][A-Za-z .'-]{0,30}[A-Za-z]|[A-Za-z]"
+_ALIAS_WORDS = "英文名字|英文名|英语名|外文名|小名|昵称|外号|网名|花名|别名"
 _ALIAS = re.compile(
-    r"(英文名字?|英语名|外文名|小名|昵称|外号|网名|花名|别名)(?:是|叫|为|叫做)?[\s:：]*"
-    r"([A-Za-z][A-Za-z .'-]{0,30}[A-Za-z]|[A-Za-z]|[\u4e00-\u9fff]{1,6})"
+    rf"({_ALIAS_WORDS})(?:[\s:：]*(?:是|叫做|叫|为))?[\s:：]*"
+    rf"({_LATIN_ALIAS}|[\u4e00-\u9fff]{{1,6}})"
 )
+# 家里人都叫她豆豆 这个小名帮我记一下: the name before the word that says it is one.
+_CALLED = re.compile(
+    rf"叫(?:她|他|TA)?[\s:：]*({_LATIN_ALIAS}|[\u4e00-\u9fff]{{1,4}}?)(?=[\s,，。]|$|这|的)"
+)
+_NOT_ALIASES = re.compile(r"^(?:帮我|记一下|记下|记住|记上|存上|存一下|一下|这个|那个|她|他)")
 MAX_VALUE = 200
 
 
@@ -159,11 +166,18 @@ def allergen(value: str) -> str:
 
 
 def parse_alias(text: str) -> ParsedAlias | None:
-    """记一下王建国英文名叫David → David (alias); 小名叫豆豆 → 豆豆 (nickname)."""
-    match = _ALIAS.search(text)
-    if not match:
+    """记一下王建国英文名叫David → David (alias); 家里人都叫她豆豆 这个小名… → 豆豆 (nickname)."""
+    found = _ALIAS.search(text)
+    kind_word, alias = (found.group(1), found.group(2)) if found else ("", "")
+    if not alias or _NOT_ALIASES.match(alias):
+        named = re.search(_ALIAS_WORDS, text)
+        called = _CALLED.search(text) if named else None
+        if called is None:
+            return None
+        kind_word, alias = named.group(0) if named else "", called.group(1)
+    kind = "nickname" if kind_word in ("小名", "昵称", "外号", "花名", "网名") else "alias"
+    alias = re.sub(r"\s+", " ", alias).strip()
+    alias = re.sub(r"(?:记一下|记下|记住|记上|帮我.*)$", "", alias).strip()
+    if not alias or _NOT_ALIASES.match(alias):
         return None
-    kind = "nickname" if match.group(1) in ("小名", "昵称", "外号", "花名", "网名") else "alias"
-    alias = re.sub(r"\s+", " ", match.group(2)).strip()
-    alias = re.sub(r"(?:记一下|记下|记住|记上)$", "", alias).strip()
-    return ParsedAlias(alias, kind) if alias else None
+    return ParsedAlias(alias, kind)
