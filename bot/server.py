@@ -46,7 +46,9 @@ from bot.paths import project_root, var_dir
 from bot.settings import LOOPBACK, Settings
 from bot.training import model_path
 
-START_TIMEOUT_S = 240.0
+# Loading a model takes about half a minute on an idle 2-core machine; the NLU service
+# and several replicas loading at once on a busy one can take minutes.
+START_TIMEOUT_S = 600.0
 NGINX_TEMPLATE = Path("deploy") / "nginx" / "nginx.conf.template"
 REPLICA = "Rasa replica"
 

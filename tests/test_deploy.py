@@ -24,6 +24,7 @@ ROLES = {  # role → the module its container runs
     "actions": "bot.action_server",
     "nlu": "bot.nlu.server",
 }
+SCHEDULER = "bot.followups.scheduler"  # one, no Service: it only sends
 OURS = re.compile(r"^(COPILOT|WECOM)_")
 
 
@@ -116,6 +117,12 @@ def test_kubernetes_has_a_deployment_service_and_autoscaler_per_role() -> None:
         target = hpa["spec"]["scaleTargetRef"]
         assert (target["kind"], target["name"]) == ("Deployment", f"copilot-{role}")
         assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"] >= 2
+    (scheduler,) = containers(named("Deployment", "copilot-scheduler"))
+    assert SCHEDULER in scheduler["command"]
+    assert {next(iter(s.values()))["name"] for s in scheduler["envFrom"]} == {
+        "copilot-settings",
+        "copilot-secrets",
+    }
     rasa = named("Deployment", "copilot-rasa")
     minimum = named("HorizontalPodAutoscaler", "copilot-rasa")["spec"]["minReplicas"]
     assert rasa["spec"]["replicas"] == minimum == settings.replicas
@@ -174,7 +181,8 @@ def test_compose_env_files_hold_every_setting() -> None:
 
 def test_compose_runs_the_same_topology(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"postgres", "redis", "migrate", "nginx", *ROLES} <= set(services)
+    assert {"postgres", "redis", "migrate", "nginx", "scheduler", *ROLES} <= set(services)
+    assert SCHEDULER in services["scheduler"]["command"]
     for role, module in ROLES.items():
         service = services[role]
         assert module in service["command"]

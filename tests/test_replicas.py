@@ -172,11 +172,13 @@ def test_a_replica_killed_mid_run_loses_only_its_in_flight_turns(stack: Servers)
     assert run.killed_at is not None, "the run ended before the kill"
     assert stack.replicas["Rasa replica 1"].wait(timeout=10) == -signal.SIGKILL
     failed = [t for t in run.turns if t.payload is None]
-    print(f"\n{len(run.turns)} turns in {took:.1f} s; replica 1 SIGKILLed at "
-          f"{run.killed_at - started:.1f} s; {len(failed)} failed:")  # fmt: skip
-    for turn in failed:
-        print(f"  {turn.advisor} {turn.text!r}: {turn.error} after {turn.seconds * 1000:.0f} ms, "
-              f"sent {turn.started - run.killed_at:+.2f} s from the kill")  # fmt: skip
+    lines = [f"{len(run.turns)} turns in {took:.1f} s; replica 1 SIGKILLed at "
+             f"{run.killed_at - started:.1f} s; {len(failed)} failed:"]  # fmt: skip
+    lines += [f"  {turn.advisor} {turn.text!r}: {turn.error} after {turn.seconds * 1000:.0f} "
+              f"ms, sent {turn.started - run.killed_at:+.2f} s from the kill"
+              for turn in failed]  # fmt: skip
+    print("\n" + "\n".join(lines))
+    (stack.log_dir / "failover.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     # Only turns in flight when the replica died failed; none sent after it.
     assert all(t.started < run.killed_at < t.started + t.seconds for t in failed)
