@@ -17,8 +17,9 @@ For each: one advisor, sixteen advisors at once (scripted service
 conversations, no pause between turns; ``bot.bench.SCRIPT``), and bursts of
 three messages sent at once by one advisor (the widget and the toolbar page
 together, fast typing). Every turn's latency is measured at the client; the
-table gives p50 and p95 and the errors. Nothing is asserted: timings depend on
-the machine.
+table gives p50 and p95 and the errors, and for the copilot the CPU time each of
+its processes spent per turn (what sizing rests on). Nothing is asserted:
+timings depend on the machine.
 """
 
 from __future__ import annotations
@@ -146,14 +147,44 @@ def _prepare_database(url: str, advisors: int) -> list[str]:
         ]
 
 
-def _copilot(url: str, folder: Path, load: Load, replicas: int) -> list[Measured]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children now (Linux /proc; nginx works in a child)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def own(stat: str) -> tuple[int, float]:
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (name) "
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks
+
+    total = 0.0
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent, seconds = own(path.read_text())
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if path.parent.name == str(pid) or parent == pid:
+            total += seconds
+    return total
+
+
+def _copilot(url: str, folder: Path, load: Load, replicas: int) -> tuple[list[Measured], str]:
+    """The measurements, and each process's CPU time per turn (what sizing needs)."""
     tokens = _prepare_database(url, load.advisors)
     ports = [free_port() for _ in range(replicas)] if replicas > 1 else None
     with running(
         url, free_port(), free_port(), LOOPBACK, folder / "log", nlu_port=free_port(),
         replicas=replicas, replica_ports=ports,
     ) as servers:  # fmt: skip
-        return asyncio.run(_measure(_copilot_sender(servers.webhook, tokens), SCRIPT, BURST, load))
+        before = {name: _cpu_seconds(p.pid) for name, p in servers.processes.items()}
+        results = asyncio.run(
+            _measure(_copilot_sender(servers.webhook, tokens), SCRIPT, BURST, load)
+        )
+        turns = load.advisors + sum(len(m.latencies_ms) for m in results)  # with the warm-up
+        used = {
+            name: (_cpu_seconds(p.pid) - before[name]) * 1000 / turns
+            for name, p in servers.processes.items()
+        }
+    cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in used.items() if ms >= 0.05)
+    return results, f"CPU ms per turn: {cpu}; all {sum(used.values()):.1f}"
 
 
 def _postgres_binary(name: str) -> str:
@@ -304,15 +335,17 @@ def run_topologies(args: argparse.Namespace) -> int:
     errors = 0
     with tempfile.TemporaryDirectory(prefix="copilot-bench-") as temporary:
         folder = Path(temporary)
-        plan: list[tuple[str, Callable[[Path], list[Measured]]]] = []
+        plan: list[tuple[str, Callable[[Path], tuple[list[Measured], str]]]] = []
         if not args.no_anchor:
-            plan.append(("bare Rasa (rasa init, REST, in memory)", lambda f: _anchor(f, load)))
+            plan.append(
+                ("bare Rasa (rasa init, REST, in memory)", lambda f: (_anchor(f, load), ""))
+            )
         plan.append(
             ("single machine (SQLite, in-process locks)",
              lambda f: _copilot(f"sqlite:///{f / 'copilot.db'}", f, load, replicas=1))
         )  # fmt: skip
 
-        def scaled(f: Path) -> list[Measured]:
+        def scaled(f: Path) -> tuple[list[Measured], str]:
             with local_postgres() as url:
                 return _copilot(url, f, load, replicas=2)
 
@@ -320,7 +353,9 @@ def run_topologies(args: argparse.Namespace) -> int:
         for number, (name, measure) in enumerate(plan):
             part = folder / str(number)
             part.mkdir()
-            results = measure(part)
+            results, cpu = measure(part)
             errors += sum(m.errors for m in results)
             _print(name, results)
+            if cpu:
+                print(f"  {cpu}", flush=True)
     return 1 if errors else 0
