@@ -224,6 +224,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.cards:
+        from bot.bench_cards import run_cards
+
+        return run_cards(args)
     if args.topologies:
         from bot.bench_topologies import run_topologies
 
@@ -338,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-anchor", action="store_true", help="with --topologies: skip the bare Rasa bot"
     )
+    bench.add_argument(
+        "--cards", type=int, default=0, metavar="N",
+        help="build a synthetic store of N cards, import it, and time resolution and lookup "
+        "turns beside the demo store (starts its own servers)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--cards-db", default="sqlite",
+        help="with --cards: sqlite (a fresh file under var/bench), postgresql (a throwaway "
+        "server) or a database URL",
+    )  # fmt: skip
     bench.set_defaults(func=cmd_bench)
 
     followups.add_commands(sub)  # purchases import, rfm, followups list

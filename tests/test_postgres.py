@@ -19,9 +19,13 @@ from bot.advisors import AdvisorIdentity
 from bot.cards import db
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, import_file
+from bot.cards.names import NLU, Mention
+from bot.cards.resolver import NOT_FOUND, Resolver
 from bot.cards.store import CardStore
+from bot.cards.turns import record_preference
 from bot.cards.writes import CardWriter
 from bot.nlu.preferences import ParsedPreference
+from bot.turn import Turn
 
 SHANGHAI = AdvisorIdentity("A001", "李娜", "上海恒隆店", "advisor")
 
@@ -256,3 +260,31 @@ def test_real_exports_and_bad_rows_on_postgres(pg_url: str, tmp_path: Path) -> N
     ):
         import_file(session, taken, progress=False)
     assert _pg_snapshot(pg_url, "G") == before
+
+
+def test_near_miss_names_come_from_the_trigram_index(pg_url: str) -> None:
+    """欧阳斐 is on no card: PostgreSQL offers 欧阳菲 to look at, through pg_trgm's index;
+    a name nothing resembles offers nobody; and nothing is written anywhere."""
+    db.upgrade(pg_url)
+    with db.session_scope(pg_url) as session:
+        demo.load_if_empty(session)
+    with db.session_scope(pg_url) as session:
+        indexdef = session.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_clients_name_trgm'")
+        ).scalar_one()
+        assert "gin_trgm_ops" in indexdef
+        store = CardStore(session)
+        wrong = Mention("欧阳斐", 3, NLU)
+        assert "欧阳菲" in [c.name for c in store.near_misses(wrong)]
+        assert store.near_misses(Mention("诸葛亮明", 0, NLU)) == []
+        turn = Turn(text="记一下欧阳斐喝菊花茶", intent="record_preference", entities=(),
+                    advisor=SHANGHAI)  # fmt: skip
+        target = Resolver(store, turn).target()
+        assert target.kind == NOT_FOUND and "欧阳菲" in [c.name for c in target.near]
+        reply = record_preference(store, turn)
+        near = [m for m in reply.messages if m.key == "client_near_miss"]
+        assert near and all(b.payload.startswith("/lookup_client") for b in near[0].buttons)
+        assert any("C0032" in b.payload for b in near[0].buttons)
+    with db.session_scope(pg_url) as session:
+        card = ClientCard.of(CardStore(session).get("C0032"))
+    assert not any("菊花" in p.value for p in card.preferences)

@@ -45,6 +45,8 @@ SLICE = 50_000
 REBUILD_FROM = 100_000
 BATCH = 5_000
 EXAMPLES = 5
+# Rows SQLite samples per index when it gathers statistics after an import.
+SQLITE_ANALYSIS_ROWS = 2_000
 EXTERNAL = "wecom_external_userid"
 _HOME_STORE = CLIENT_FIELDS.index("home_store")
 _EXTERNAL = CLIENT_FIELDS.index(EXTERNAL)
@@ -319,7 +321,16 @@ class Staging:
 
     def apply(self, present: tuple[str, ...], imported_by: str, progress: Progress) -> Counts:
         with self._first_load() as alone:
-            return self._apply(present, imported_by, progress, alone)
+            counts = self._apply(present, imported_by, progress, alone)
+        if not self.postgres and counts.created:
+            # SQLite keeps no statistics until asked, and keeps them per index, so only
+            # once the indexes are back: without them the planner may walk a broad
+            # index (a whole store's clients) on the turn path. A bounded sample per
+            # index takes well under a second even at a million cards.
+            self.connection.exec_driver_sql(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_ROWS}")
+            for table in ("clients", "preferences", "client_aliases"):
+                self.connection.exec_driver_sql(f"ANALYZE {table}")
+        return counts
 
     def _apply(
         self, present: tuple[str, ...], imported_by: str, progress: Progress, alone: bool

@@ -49,16 +49,22 @@ class Client(Base):
     """A client's card header; preferences and notes hang off it."""
 
     __tablename__ = "clients"
-    # The lookups of bot/cards/store.py: 王先生 (surname + honorific), ranked by the
-    # advisor's own clients, their store's, and recent activity, each a LIMIT probe.
+    # The lookups of bot/cards/store.py: a full name or 王先生 (surname + honorific),
+    # ranked by the advisor's own clients, their store's, and recent activity, each a
+    # LIMIT probe on an index led by what the message said (migration 0009).
     __table_args__ = (
+        Index("ix_clients_name_updated", "name", "updated_at"),
+        Index("ix_clients_name_advisor", "name", "advisor"),
+        Index("ix_clients_name_store", "name", "home_store"),
         Index("ix_clients_surname_honorific", "surname", "honorific", "updated_at"),
         Index("ix_clients_advisor_surname", "advisor", "surname"),
         Index("ix_clients_store_surname", "home_store", "surname"),
+        # Ranking the many holders of one alias (David) reads this, not their rows.
+        Index("ix_clients_ranking", "id", "advisor", "home_store", "updated_at"),
     )
 
     id = Column(String(64), primary_key=True)
-    name = Column(String(64), nullable=False, index=True)
+    name = Column(String(64), nullable=False)
     honorific = Column(String(16), nullable=False, default="")
     gender = Column(String(8), nullable=False, default="")
     phone = Column(String(32), nullable=False, default="")
@@ -97,14 +103,18 @@ class ClientAlias(Base):
     advisor recorded. ``key`` is the normalised form that lookups match."""
 
     __tablename__ = "client_aliases"
-    __table_args__ = (UniqueConstraint("client_id", "key"),)
+    # (key, client_id): the holders of an alias straight from the index.
+    __table_args__ = (
+        UniqueConstraint("client_id", "key"),
+        Index("ix_client_aliases_key_client", "key", "client_id"),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     client_id = Column(
         String(64), ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
     )
     alias = Column(String(64), nullable=False)
-    key = Column(String(64), nullable=False, index=True)
+    key = Column(String(64), nullable=False)
     kind = Column(String(16), nullable=False, default="alias")
     recorded_by = Column(String(64), nullable=False, default="")
     recorded_at = Column(DateTime, nullable=False, default=utcnow)

@@ -34,8 +34,9 @@ TEMPLATES = (
     ("honorific", "{address}来了 他上次说想看看新款"),
     ("honorific", "开始接待{address}"),
     ("alias", "{alias}的卡调一下"),
-    ("stranger", "记一下张伟喜欢喝拿铁"),
-    ("stranger", "帮我查一下Linda"),
+    ("common name", "记一下张伟喜欢喝拿铁"),
+    ("stranger", "记一下闻人语嫣喜欢喝拿铁"),
+    ("stranger", "帮我查一下Zelda"),
     ("no name", "记一下 他不吃香菜"),
     ("no name", "下一句怎么说"),
     (
@@ -59,7 +60,21 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def sample_messages(db_url: str, count: int, seed: int = 7) -> list[tuple[str, str]]:
+# What an advisor sends to pull up a card, for timing whole lookup turns.
+LOOKUP_TEMPLATES = (
+    ("full name", "帮我查一下{name}"),
+    ("honorific", "看下{address}的档案"),
+    ("alias", "{alias}的卡调一下"),
+    ("stranger", "帮我查一下Linda"),
+)
+
+
+def sample_messages(
+    db_url: str,
+    count: int,
+    seed: int = 7,
+    templates: tuple[tuple[str, str], ...] = TEMPLATES,
+) -> list[tuple[str, str]]:
     """``count`` (kind, message) pairs built from cards sampled across the store."""
     rng = random.Random(seed)
     with db.session_scope(db_url) as session:
@@ -77,7 +92,7 @@ def sample_messages(db_url: str, count: int, seed: int = 7) -> list[tuple[str, s
         aliases = list(session.scalars(select(ClientAlias.alias).limit(200))) or ["David"]
     messages = []
     for i in range(count):
-        kind, template = TEMPLATES[i % len(TEMPLATES)]
+        kind, template = templates[i % len(templates)]
         name, address = rng.choice(clients)
         text = template.format(name=name, address=address, alias=rng.choice(aliases))
         messages.append((kind, text))

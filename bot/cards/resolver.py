@@ -53,6 +53,8 @@ class Target:
     # and the mention itself, so an answer can narrow beyond those shown.
     total: int = 0
     named_as: Mention | None = None
+    # For NOT_FOUND: cards with a nearly matching name, to look at (never to write to).
+    near: list[Client] = field(default_factory=list)
 
 
 def nlu_spans(turn: Turn) -> list[tuple[int, int]]:
@@ -100,7 +102,7 @@ class Resolver:
     def named(self, mention: Mention) -> Target:
         found = self.store.candidates(mention, self.turn.advisor)
         if found.total == 0:
-            return Target(NOT_FOUND, mention=mention.text)
+            return Target(NOT_FOUND, mention=mention.text, near=self.store.near_misses(mention))
         if found.total == 1:
             return Target(CLIENT, found.clients[0], mention.text, via="named")
         active = self.active

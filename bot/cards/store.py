@@ -44,6 +44,8 @@ from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 SHOWN = 5
 COUNT_CAP = 200
 FIND_LIMIT = 50
+# Near-miss names offered for a name no card has (PostgreSQL only).
+NEAR_MISSES = 3
 
 
 @dataclass(frozen=True)
@@ -132,23 +134,52 @@ class CardStore:
                 continue
             if len(few) <= SHOWN:
                 return Candidates(self._rank(few, advisor), len(few))
+            if mention.kind == ALIAS:
+                return self._alias_candidates(where, advisor)
             picked: dict[str, Client] = {}
             queries = []
             if advisor is not None:
                 queries.append(select(Client).where(*where, Client.advisor == advisor.id))
                 queries.append(select(Client).where(*where, Client.home_store == advisor.store))
-            recent = select(Client).where(*where)
-            if mention.kind == ALIAS:
-                # A popular English name (David) has no index by recency: rank a bounded set.
-                bounded = select(Client.id).where(*where).limit(COUNT_CAP)
-                recent = select(Client).where(Client.id.in_(bounded))
-            queries.append(recent.order_by(Client.updated_at.desc()))
+            queries.append(select(Client).where(*where).order_by(Client.updated_at.desc()))
             for query in queries:
                 for client in self.session.scalars(query.limit(SHOWN)):
                     picked.setdefault(client.id, client)
             ranked = self._rank(list(picked.values()), advisor)[:SHOWN]
             return Candidates(ranked, self._count(where))
         return Candidates([], 0)
+
+    def _alias_candidates(self, where: list[Any], advisor: AdvisorIdentity | None) -> Candidates:
+        """The best few of the many clients going by one alias (David).
+
+        The alias index is the only way in, so each ranking probe would walk every
+        holder again; one query ranks them all inside the database from covering
+        indexes (a sort of a few thousand index entries for a brand's most popular
+        English name), and only the best few cards are loaded."""
+        order: list[Any] = []
+        if advisor is not None:
+            order += [
+                (Client.advisor == advisor.id).desc(),
+                (Client.home_store == advisor.store).desc(),
+            ]
+        ranked = select(Client.id).where(*where).order_by(*order, Client.updated_at.desc())
+        best = list(self.session.scalars(ranked.limit(SHOWN)))
+        return Candidates(self.get_many(best), self._count(where))
+
+    def near_misses(self, mention: Mention) -> list[Client]:
+        """Cards whose name nearly matches a name no card has (王建华 typed, 王建国 on file),
+        closest first: PostgreSQL's trigram index (migration 0009) answers without
+        comparing every name. Offered as suggestions, never written to. Other databases
+        have no such index and offer none."""
+        if self.session.get_bind().dialect.name != "postgresql" or len(mention.text) < 3:
+            return []
+        query = (
+            select(Client)
+            .where(Client.name.op("%")(mention.text))
+            .order_by(func.similarity(Client.name, mention.text).desc(), Client.id)
+            .limit(NEAR_MISSES)
+        )
+        return list(self.session.scalars(query))
 
     def narrow(self, mention: Mention, answer: str) -> list[Client]:
         """The clients ``mention`` may mean that fit an answer naming a phone tail or a

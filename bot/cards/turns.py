@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -114,11 +115,22 @@ def choose_reply(turn: Turn, target: Target, op: str, extra: dict[str, Any] | No
     return ask(reply, AWAIT_CLIENT, pending, buttons)
 
 
-def not_found_reply(turn: Turn, mention: str, key: str = "client_not_found") -> Reply:
+def not_found_reply(
+    turn: Turn, mention: str, key: str = "client_not_found", near: Sequence[Client] = ()
+) -> Reply:
+    """Nobody has the name: say so, offer a new card, and any near-miss names to look at
+    (only looked at: a fact is never written to a client the advisor did not name)."""
     button = Button(
         f"新建「{mention}」的客户卡", intent_payload("create_client", client_name=mention)
     )
-    reply = base_reply(turn, [Message(key, {"mention": mention}, (button,))])
+    messages = [Message(key, {"mention": mention}, (button,))]
+    if near:
+        looks = tuple(
+            Button(choice_title(c), intent_payload("lookup_client", client_id=c.id)) for c in near
+        )
+        names = "、".join(c.name for c in near)
+        messages.append(Message("client_near_miss", {"names": names}, looks))
+    reply = base_reply(turn, messages)
     reply.extra["not_found"] = mention
     return reply
 
@@ -158,7 +170,7 @@ def lookup_client(store: CardStore, turn: Turn) -> Reply:
     if target.kind == CHOOSE:
         return choose_reply(turn, target, "lookup")
     if target.kind == NOT_FOUND:
-        return not_found_reply(turn, target.mention)
+        return not_found_reply(turn, target.mention, "client_not_found", target.near)
     return base_reply(turn, [Message("ask_client_name")])
 
 
@@ -286,7 +298,7 @@ def write_to_target(
     if target.kind == CHOOSE:
         return choose_reply(turn, target, "write", {"fact": _fact_dict(parsed)})
     if target.kind == NOT_FOUND:
-        return not_found_reply(turn, target.mention, "write_not_found")
+        return not_found_reply(turn, target.mention, "write_not_found", target.near)
     if target.kind == MISMATCH and target.client is not None:
         card = ClientCard.of(target.client)
         return _ask_whose(store, turn, parsed, "pronoun_mismatch", who=card.who,
@@ -316,7 +328,7 @@ def _record_alias(store: CardStore, turn: Turn, resolver: Resolver, alias: str, 
     target = resolver.target()
     if target.kind != CLIENT or target.client is None:
         if target.kind == NOT_FOUND:
-            return not_found_reply(turn, target.mention, "write_not_found")
+            return not_found_reply(turn, target.mention, "write_not_found", target.near)
         if target.kind == CHOOSE:
             return choose_reply(turn, target, "lookup")
         return base_reply(turn, [Message("ask_client_name")])
@@ -428,7 +440,7 @@ def _move(store: CardStore, turn: Turn, resolver: Resolver, writer: CardWriter) 
     if target.kind == CHOOSE:
         return choose_reply(turn, target, "move", {"preference_id": last.id})
     if target.kind != CLIENT or target.client is None:
-        return not_found_reply(turn, target.mention, "write_not_found")
+        return not_found_reply(turn, target.mention, "write_not_found", target.near)
     return move_to(store, turn, writer, last, target.client)
 
 
@@ -494,7 +506,7 @@ def answer_pending(
         if target.kind == CLIENT:
             return str(pending["op"]), target.client, pending
         if target.kind == NOT_FOUND:
-            return not_found_reply(turn, target.mention, "write_not_found")
+            return not_found_reply(turn, target.mention, "write_not_found", target.near)
     buttons = client_buttons(candidates)
     reply = base_reply(turn, [Message("choice_unclear", {}, tuple(buttons))])
     return ask(reply, AWAIT_CLIENT, pending, buttons)

@@ -159,7 +159,7 @@ def _resolve_client(store: CardStore, turn: Turn, op: str) -> Client | Reply | N
     if target.kind == CLIENT:
         return target.client if target.via == "named" else None
     if target.kind == NOT_FOUND:
-        return not_found_reply(turn, target.mention)
+        return not_found_reply(turn, target.mention, near=target.near)
     if target.kind == CHOOSE:
         return choose_reply(turn, target, op)
     return None
