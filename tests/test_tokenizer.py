@@ -109,6 +109,8 @@ def test_names_by_shape(lexicon: entity_ruler.NameLexicon, text: str, expected: 
         "他说他的钱包太厚",  # 包 ends 钱包
         "退休前是语文老师",  # 文 ends 语文
         "她抱怨现在的包太沉",  # 太 starts 太沉
+        "他嫌那台车太吵",  # 车 is a surname, 太吵 "too noisy"
+        "店里关太早了她没赶上",
         "他玩古董表十几年了",  # inside 古董表
         "王生日是哪天",  # 生 before 日
         "开会时老被袖口卡住",  # 老 is "always" here
