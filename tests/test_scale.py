@@ -35,8 +35,9 @@ def _davids(session: Session, owners: list[AdvisorIdentity]) -> list[str]:
 def test_many_holders_of_an_alias_are_ranked_own_then_store_then_recent(
     session: Session,
 ) -> None:
-    # Most Davids belong to other stores; two are the advisor's own, three their store's.
-    owners = [ELSEWHERE] * 12 + [SAME_STORE] * 3 + [ELSEWHERE] * 5 + [MINE] * 2 + [ELSEWHERE] * 4
+    # Most Davids belong to other stores and are more recent; two are the advisor's own
+    # and three their store's, the oldest of all: only the ranking probes find them.
+    owners = [MINE] * 2 + [SAME_STORE] * 3 + [ELSEWHERE] * 21
     ids = _davids(session, owners)
     mine = {i for i, o in zip(ids, owners, strict=True) if o is MINE}
     here = {i for i, o in zip(ids, owners, strict=True) if o is SAME_STORE}
@@ -72,3 +73,20 @@ def test_a_synthetic_store_imports_and_every_kind_of_message_resolves(
     assert timings["all"].count == 120
     lookups = sample_messages(db_url, 8, templates=LOOKUP_TEMPLATES)
     assert [kind for kind, _ in lookups[:4]] == [kind for kind, _ in LOOKUP_TEMPLATES]
+
+
+def test_an_import_keeps_the_alias_copies_of_advisor_and_store_in_step(
+    tmp_path: Path, session: Session
+) -> None:
+    header = "client_id,name,honorific,gender,home_store,advisor,aliases\n"
+    path = tmp_path / "cards.csv"
+    path.write_text(header + "C9001,王思远,先生,男,北京SKP店,A002,David\n", encoding="utf-8")
+    import_file(session, path, progress=False)
+    path.write_text(header + "C9001,王思远,先生,男,上海恒隆店,A001,David\n", encoding="utf-8")
+    import_file(session, path, progress=False)
+    copies = session.execute(
+        text("SELECT advisor, home_store FROM client_aliases WHERE client_id = 'C9001'")
+    ).one()
+    assert tuple(copies) == ("A001", "上海恒隆店")
+    found = CardStore(session).candidates(Mention("David", 0, ALIAS, "david"), MINE)
+    assert [c.id for c in found.clients] == ["C9001"]

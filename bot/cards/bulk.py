@@ -257,11 +257,14 @@ class Staging:
         for lo in range(1, size + 1, step):
             hi = lo + step - 1
             for counter, sql in statements:
-                statement = text(sql).bindparams(bindparam("now", type_=DateTime()))
+                statement = text(sql)
+                if ":now" in sql:
+                    statement = statement.bindparams(bindparam("now", type_=DateTime()))
                 result = self.connection.execute(
                     statement, {"lo": lo, "hi": hi, "now": self.now, "by": imported_by}
                 )
-                setattr(counts, counter, getattr(counts, counter) + max(result.rowcount, 0))
+                if counter:  # "": a statement that only keeps copies in step
+                    setattr(counts, counter, getattr(counts, counter) + max(result.rowcount, 0))
             progress(min(hi, size) - lo + 1)
 
     @contextmanager
@@ -368,15 +371,24 @@ class Staging:
             f"AND {self._new_preference()}" + guard("client_id, category, value")
         )
         add_aliases = (
-            "INSERT INTO client_aliases (client_id, alias, key, kind, recorded_by, recorded_at) "
-            "SELECT sa.client_id, sa.alias, sa.key, 'alias', :by, :now "
-            "FROM stage_aliases sa WHERE sa.n BETWEEN :lo AND :hi "
+            "INSERT INTO client_aliases (client_id, alias, key, kind, recorded_by, recorded_at, "
+            "advisor, home_store) "
+            "SELECT sa.client_id, sa.alias, sa.key, 'alias', :by, :now, c.advisor, c.home_store "
+            "FROM stage_aliases sa JOIN clients c ON c.id = sa.client_id "
+            "WHERE sa.n BETWEEN :lo AND :hi "
             f"AND {self._new_alias()}" + guard("client_id, key")
         )
-        self._sliced(
-            "stage_clients", [("updated", update), ("created", insert)], counts, progress,
-            imported_by,
-        )  # fmt: skip
+        # An alias carries its card's advisor and store for ranking (migration 0010).
+        follow = (
+            "UPDATE client_aliases SET advisor = c.advisor, home_store = c.home_store "
+            "FROM clients c, stage_clients s WHERE c.id = client_aliases.client_id "
+            "AND s.id = c.id AND s.n BETWEEN :lo AND :hi "
+            "AND (client_aliases.advisor <> c.advisor OR client_aliases.home_store <> c.home_store)"
+        )
+        statements = [("updated", update), ("created", insert)]
+        if "advisor" in present or "home_store" in present:
+            statements.append(("", follow))
+        self._sliced("stage_clients", statements, counts, progress, imported_by)
         if self.postgres and counts.created:
             # The planner's idea of the clients table is stale after an insert.
             self.connection.exec_driver_sql("ANALYZE clients")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import registry, relationship
 from sqlalchemy.orm.decl_api import DeclarativeMeta
@@ -103,10 +106,14 @@ class ClientAlias(Base):
     advisor recorded. ``key`` is the normalised form that lookups match."""
 
     __tablename__ = "client_aliases"
-    # (key, client_id): the holders of an alias straight from the index.
+    # (key, client_id): the holders of an alias straight from the index; (key, advisor)
+    # and (key, home_store): the advisor's own and their store's holders of a popular
+    # alias (David) without reading every holder's card (migration 0010).
     __table_args__ = (
         UniqueConstraint("client_id", "key"),
         Index("ix_client_aliases_key_client", "key", "client_id"),
+        Index("ix_client_aliases_key_advisor", "key", "advisor"),
+        Index("ix_client_aliases_key_store", "key", "home_store"),
     )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
@@ -118,8 +125,19 @@ class ClientAlias(Base):
     kind = Column(String(16), nullable=False, default="alias")
     recorded_by = Column(String(64), nullable=False, default="")
     recorded_at = Column(DateTime, nullable=False, default=utcnow)
+    # Copies of the card's advisor and home store, for ranking only: set on insert
+    # (below) and by the importer when a card's advisor or store changes.
+    advisor = Column(String(64), nullable=False, default="", server_default="")
+    home_store = Column(String(64), nullable=False, default="", server_default="")
 
     client = relationship("Client", back_populates="aliases")
+
+
+@event.listens_for(ClientAlias, "before_insert")
+def _copy_ranking_columns(_mapper: Any, _connection: Any, alias: ClientAlias) -> None:
+    if alias.client is not None:
+        alias.advisor = alias.client.advisor
+        alias.home_store = alias.client.home_store
 
 
 # A preference's life: current until superseded by a newer value, retracted by

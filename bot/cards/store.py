@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
@@ -44,6 +44,10 @@ from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 SHOWN = 5
 COUNT_CAP = 200
 FIND_LIMIT = 50
+# What ranking candidates needs of a card; whole cards are loaded only for those shown.
+_RANKING_SQL = "id, advisor, home_store, updated_at"
+# The cards going by an alias.
+_HOLDERS = "SELECT client_id FROM client_aliases WHERE key = :key"
 # Near-miss names offered for a name no card has (PostgreSQL only).
 NEAR_MISSES = 3
 
@@ -67,6 +71,14 @@ def honorific_gender(honorific: str) -> str:
     if honorific in FEMALE_HONORIFICS:
         return "女"
     return ""
+
+
+def _condition(sql: str, params: dict[str, Any]) -> Any:
+    return text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql})
+
+
+def _store(advisor: AdvisorIdentity | None) -> str:
+    return advisor.store if advisor else ""
 
 
 class CardStore:
@@ -123,48 +135,70 @@ class CardStore:
         """The clients ``mention`` may mean, best first: the advisor's own clients, then
         their store's, then the most recently active; at most SHOWN, with the total.
 
-        Each ranking is its own indexed query with a LIMIT, so 王先生 among a million
-        cards costs a few index probes, not a sort of every 王.
+        This runs on every turn that names someone, so it is a capped count and one
+        round trip of ranking probes, written as SQL (SQLAlchemy's statement building
+        cost several times the indexed queries themselves): each ranking is its own
+        indexed probe with a LIMIT, so 王先生 among a million cards costs a few index
+        probes, not a sort of every 王. Whole cards are loaded only for those shown.
         """
-        for where in self._wheres(mention):
-            # One probe answers the common case: five or fewer clients.
-            # No ORDER BY: sorting every 王先生 to keep six would cost more than the probe.
-            few = list(self.session.scalars(select(Client).where(*where).limit(SHOWN + 1)))
-            if not few:
+        for where in self._conditions(mention):
+            total = self._sql_count(mention, where)
+            if not total:
                 continue
-            if len(few) <= SHOWN:
-                return Candidates(self._rank(few, advisor), len(few))
-            if mention.kind == ALIAS:
-                return self._alias_candidates(where, advisor)
-            picked: dict[str, Client] = {}
-            queries = []
-            if advisor is not None:
-                queries.append(select(Client).where(*where, Client.advisor == advisor.id))
-                queries.append(select(Client).where(*where, Client.home_store == advisor.store))
-            queries.append(select(Client).where(*where).order_by(Client.updated_at.desc()))
-            for query in queries:
-                for client in self.session.scalars(query.limit(SHOWN)):
-                    picked.setdefault(client.id, client)
-            ranked = self._rank(list(picked.values()), advisor)[:SHOWN]
-            return Candidates(ranked, self._count(where))
+            sql, params = where
+            if total <= SHOWN:
+                rows = self._rows(f"SELECT {_RANKING_SQL} FROM clients WHERE {sql}", params)
+            else:
+                rows = self._rows(self._probes(mention, sql, advisor is not None),
+                                  {**params, "me": advisor.id if advisor else "",
+                                   "store": _store(advisor)})  # fmt: skip
+            return Candidates(self._best(rows, advisor), total)
         return Candidates([], 0)
 
-    def _alias_candidates(self, where: list[Any], advisor: AdvisorIdentity | None) -> Candidates:
-        """The best few of the many clients going by one alias (David).
-
-        The alias index is the only way in, so each ranking probe would walk every
-        holder again; one query ranks them all inside the database from covering
-        indexes (a sort of a few thousand index entries for a brand's most popular
-        English name), and only the best few cards are loaded."""
-        order: list[Any] = []
-        if advisor is not None:
-            order += [
-                (Client.advisor == advisor.id).desc(),
-                (Client.home_store == advisor.store).desc(),
+    @staticmethod
+    def _probes(mention: Mention, sql: str, ranked: bool) -> str:
+        """One query for the ranking probes of a name many clients answer to: the most
+        recently active, and (``ranked``) the advisor's own and their store's, each an
+        indexed probe with a LIMIT. A popular alias is reached through its alias
+        rows, which carry their card's advisor and store (migration 0010); its most
+        recent holders are looked for among COUNT_CAP of them."""
+        select_ = f"SELECT {_RANKING_SQL} FROM clients WHERE"
+        if mention.kind == ALIAS:
+            surname = " AND surname = :surname" if mention.surname else ""
+            probes = [
+                f"{select_} id IN ({_HOLDERS} LIMIT {COUNT_CAP}){surname} "
+                f"ORDER BY updated_at DESC LIMIT {SHOWN}"
             ]
-        ranked = select(Client.id).where(*where).order_by(*order, Client.updated_at.desc())
-        best = list(self.session.scalars(ranked.limit(SHOWN)))
-        return Candidates(self.get_many(best), self._count(where))
+            if ranked:
+                probes += [
+                    f"{select_} id IN ({_HOLDERS} AND {column} = {value}){surname} LIMIT {SHOWN}"
+                    for column, value in (("advisor", ":me"), ("home_store", ":store"))
+                ]
+        else:
+            probes = [f"{select_} {sql} ORDER BY updated_at DESC LIMIT {SHOWN}"]
+            if ranked:
+                probes += [
+                    f"{select_} {sql} AND {column} = {value} LIMIT {SHOWN}"
+                    for column, value in (("advisor", ":me"), ("home_store", ":store"))
+                ]
+        return " UNION ALL ".join(f"SELECT * FROM ({p}) AS p{n}" for n, p in enumerate(probes))
+
+    def _rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        return list(self.session.execute(text(sql), params))
+
+    def _sql_count(self, mention: Mention, where: tuple[str, dict[str, Any]]) -> int:
+        """How many clients ``where`` selects, counted up to COUNT_CAP. An alias is
+        counted from its rows, not by gathering every holder first."""
+        sql, params = where
+        rows = f"SELECT 1 FROM clients WHERE {sql}"
+        if mention.kind == ALIAS:
+            surname = " AND c.surname = :surname" if mention.surname else ""
+            rows = (
+                "SELECT 1 FROM client_aliases a JOIN clients c ON c.id = a.client_id "
+                f"WHERE a.key = :key{surname}"
+            )
+        capped = f"SELECT count(*) FROM ({rows} LIMIT {COUNT_CAP}) AS c"
+        return int(self.session.execute(text(capped), params).scalar_one())
 
     def near_misses(self, mention: Mention) -> list[Client]:
         """Cards whose name nearly matches a name no card has (王建华 typed, 王建国 on file),
@@ -206,14 +240,21 @@ class CardStore:
         query = select(Client.id).where(*where, Client.id == client.id)
         return self.session.scalar(query) is not None
 
-    @staticmethod
-    def _rank(clients: list[Client], advisor: AdvisorIdentity | None) -> list[Client]:
-        def key(client: Client) -> tuple[bool, bool, float]:
-            mine = advisor is not None and client.advisor == advisor.id
-            here = advisor is not None and client.home_store == advisor.store
-            return (not mine, not here, -client.updated_at.timestamp())
-
-        return sorted(clients, key=key)
+    def _best(self, rows: list[Any], advisor: AdvisorIdentity | None) -> list[Client]:
+        """The cards of the best SHOWN of ``rows`` (id, advisor, home_store,
+        updated_at), best first: the advisor's own clients, then their store's, then
+        the most recently active. (updated_at is a datetime on PostgreSQL and an ISO
+        string on SQLite; either sorts in time order.)"""
+        unique = {row.id: row for row in rows}.values()  # a client several probes found
+        recent_first = sorted(unique, key=lambda row: row.updated_at, reverse=True)
+        ranked = sorted(
+            recent_first,
+            key=lambda row: (
+                advisor is None or row.advisor != advisor.id,
+                advisor is None or row.home_store != advisor.store,
+            ),
+        )
+        return self.get_many(row.id for row in ranked[:SHOWN])
 
     def _count(self, where: list[Any]) -> int:
         capped = select(Client.id).where(*where).limit(COUNT_CAP).subquery()
@@ -226,29 +267,36 @@ class CardStore:
                 return where
         return None
 
-    def _wheres(self, mention: Mention) -> list[list[Any]]:
-        """The conditions for ``mention``, the first that selects anyone applies.
+    def _conditions(self, mention: Mention) -> list[tuple[str, dict[str, Any]]]:
+        """SQL conditions on ``clients`` (with their parameters) that select the clients
+        ``mention`` names; the first that selects anyone applies.
 
         张女士 means the 张 recorded as 女士 if there is one; only otherwise any 张 the
-        honorific fits (a 小姐 or 太太 is also addressed as 女士; 王总 fits any 王).
-        """
+        honorific fits (a 小姐 or 太太 is also addressed as 女士; 王总 fits any 王). An
+        NLU span the store does not know in any form is a name, but nobody's."""
         if mention.kind == NAME:
-            return [[Client.name == mention.text]]
+            return [("name = :name", {"name": mention.text})]
         if mention.kind == ALIAS:
-            owners = select(ClientAlias.client_id).where(ClientAlias.key == mention.key)
-            where = [Client.id.in_(owners)]
+            owners = f"id IN ({_HOLDERS})"
             if mention.surname:
-                where.append(Client.surname == mention.surname)
-            return [where]
+                owners += " AND surname = :surname"
+            return [(owners, {"key": mention.key, "surname": mention.surname})]
         if mention.kind == HONORIFIC:
-            surname = Client.surname == mention.surname
+            names = {"surname": mention.surname, "honorific": mention.honorific}
             gender = honorific_gender(mention.honorific)
-            fits = [surname, Client.gender.in_((gender, ""))] if gender else [surname]
-            return [[surname, Client.honorific == mention.honorific], fits]
+            fits = "surname = :surname" + (" AND gender IN (:gender, '')" if gender else "")
+            return [
+                ("surname = :surname AND honorific = :honorific", names),
+                (fits, {**names, "gender": gender}),
+            ]
         if mention.kind == EXTERNAL:
-            return [[Client.wecom_external_userid == mention.text]]
-        # An NLU span the store does not know in any form: a name, but nobody's.
+            return [("wecom_external_userid = :external", {"external": mention.text})]
         return []
+
+    def _wheres(self, mention: Mention) -> list[list[Any]]:
+        """:meth:`_conditions` as SQLAlchemy conditions, for the queries that build on
+        them (find, narrow, means)."""
+        return [[_condition(sql, params)] for sql, params in self._conditions(mention)]
 
     def mentions(self, text: str, nlu_spans: Sequence[tuple[int, int]] = ()) -> list[Mention]:
         """Every span of ``text`` that names a client, in message order.
@@ -282,13 +330,16 @@ class CardStore:
 
     def _known(self, substrings: list[str], latin_keys: set[str]) -> tuple[set[str], set[str]]:
         """Which substrings are client names and which keys are aliases: one round trip
-        per chunk (both lookups in one UNION ALL), each an index probe."""
+        per chunk (both lookups in one UNION ALL), each an index probe. Distinct, since
+        a popular name or alias (王伟, Linda) has hundreds of holders, not one row."""
         names: set[str] = set()
         aliases: set[str] = set()
         keys = sorted(set(substrings) | latin_keys)
         for chunk in chunks(keys):
-            by_name = select(literal(NAME), Client.name).where(Client.name.in_(chunk))
-            by_alias = select(literal(ALIAS), ClientAlias.key).where(ClientAlias.key.in_(chunk))
+            by_name = select(literal(NAME), Client.name).where(Client.name.in_(chunk)).distinct()
+            by_alias = (
+                select(literal(ALIAS), ClientAlias.key).where(ClientAlias.key.in_(chunk)).distinct()
+            )
             for kind, value in self.session.execute(union_all(by_name, by_alias)):
                 (names if kind == NAME else aliases).add(value)
         return names, aliases
