@@ -325,12 +325,13 @@ class Staging:
     def apply(self, present: tuple[str, ...], imported_by: str, progress: Progress) -> Counts:
         with self._first_load() as alone:
             counts = self._apply(present, imported_by, progress, alone)
-        if not self.postgres and counts.created:
-            # SQLite keeps no statistics until asked, and keeps them per index, so only
-            # once the indexes are back: without them the planner may walk a broad
-            # index (a whole store's clients) on the turn path. A bounded sample per
-            # index takes well under a second even at a million cards.
-            self.connection.exec_driver_sql(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_ROWS}")
+        if counts.created:
+            # The planner's statistics, once the rows and the indexes are back: without
+            # them SQLite may walk a broad index (a whole store's clients) and
+            # PostgreSQL scan every alias on the turn path. SQLite keeps them per
+            # index and samples a bounded number of rows per index here.
+            if not self.postgres:
+                self.connection.exec_driver_sql(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_ROWS}")
             for table in ("clients", "preferences", "client_aliases"):
                 self.connection.exec_driver_sql(f"ANALYZE {table}")
         return counts

@@ -44,8 +44,17 @@ from bot.nlu.vocabulary import Vocabulary, load_vocabulary
 SHOWN = 5
 COUNT_CAP = 200
 FIND_LIMIT = 50
+# How many holders of a popular alias the "most recently active" probe looks at.
+ALIAS_RECENT_POOL = 50
 # What ranking candidates needs of a card; whole cards are loaded only for those shown.
 _RANKING_SQL = "id, advisor, home_store, updated_at"
+# Which of a message's substrings are names and aliases, on PostgreSQL.
+_KNOWN_PG = text(
+    f"SELECT '{NAME}', k.v FROM unnest(CAST(:keys AS text[])) AS k(v) "
+    "WHERE EXISTS (SELECT 1 FROM clients c WHERE c.name = k.v) UNION ALL "
+    f"SELECT '{ALIAS}', k.v FROM unnest(CAST(:keys AS text[])) AS k(v) "
+    "WHERE EXISTS (SELECT 1 FROM client_aliases a WHERE a.key = k.v)"
+)
 # The cards going by an alias.
 _HOLDERS = "SELECT client_id FROM client_aliases WHERE key = :key"
 # Near-miss names offered for a name no card has (PostgreSQL only).
@@ -161,12 +170,13 @@ class CardStore:
         recently active, and (``ranked``) the advisor's own and their store's, each an
         indexed probe with a LIMIT. A popular alias is reached through its alias
         rows, which carry their card's advisor and store (migration 0010); its most
-        recent holders are looked for among COUNT_CAP of them."""
+        recent holders are looked for among ALIAS_RECENT_POOL of them (after the
+        advisor's own and their store's, an approximation)."""
         select_ = f"SELECT {_RANKING_SQL} FROM clients WHERE"
         if mention.kind == ALIAS:
             surname = " AND surname = :surname" if mention.surname else ""
             probes = [
-                f"{select_} id IN ({_HOLDERS} LIMIT {COUNT_CAP}){surname} "
+                f"{select_} id IN ({_HOLDERS} LIMIT {ALIAS_RECENT_POOL}){surname} "
                 f"ORDER BY updated_at DESC LIMIT {SHOWN}"
             ]
             if ranked:
@@ -192,11 +202,12 @@ class CardStore:
         sql, params = where
         rows = f"SELECT 1 FROM clients WHERE {sql}"
         if mention.kind == ALIAS:
-            surname = " AND c.surname = :surname" if mention.surname else ""
-            rows = (
-                "SELECT 1 FROM client_aliases a JOIN clients c ON c.id = a.client_id "
-                f"WHERE a.key = :key{surname}"
-            )
+            rows = "SELECT 1 FROM client_aliases a WHERE a.key = :key"
+            if mention.surname:
+                rows = (
+                    "SELECT 1 FROM client_aliases a JOIN clients c ON c.id = a.client_id "
+                    "WHERE a.key = :key AND c.surname = :surname"
+                )
         capped = f"SELECT count(*) FROM ({rows} LIMIT {COUNT_CAP}) AS c"
         return int(self.session.execute(text(capped), params).scalar_one())
 
@@ -335,6 +346,14 @@ class CardStore:
         names: set[str] = set()
         aliases: set[str] = set()
         keys = sorted(set(substrings) | latin_keys)
+        if keys and self.session.get_bind().dialect.name == "postgresql":
+            # One array parameter, each value an index probe (a semi-join): PostgreSQL
+            # plans an IN list of a run-on's 200 substrings value by value, and may
+            # merge-join a popular alias's whole index.
+            rows = self.session.execute(_KNOWN_PG, {"keys": keys})
+            for kind, value in rows:
+                (names if kind == NAME else aliases).add(value)
+            return names, aliases
         for chunk in chunks(keys):
             by_name = select(literal(NAME), Client.name).where(Client.name.in_(chunk)).distinct()
             by_alias = (
