@@ -137,7 +137,7 @@ def test_reception_through_the_channel_leaves_a_note_for_other_stores(
     steps = []
     for text in [
         "他说平时经常出差见客户",
-        "他说现在戴的是一块运动表",
+        "他说平时戴的是一块运动表",
         "他说运动表配西装不太正式",
         "他说开会的时候确实有点没面子",
         "他说想要一块轻一点又正式的表",

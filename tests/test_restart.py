@@ -66,7 +66,7 @@ def test_reception_continues_at_the_same_step_after_every_process_is_killed(
             assert process.wait(timeout=30) == -signal.SIGKILL
 
     with start(url, tmp_path / "second") as servers:
-        after = say(servers, token, "他说现在戴的是一块运动表")
+        after = say(servers, token, "他说平时戴的是一块运动表")
         assert (after["mode"], after["flow_step"]) == ("reception", "problem")  # the next step
         assert after["client"]["name"] == "王建国"
         ended = say(servers, token, "结束接待")
