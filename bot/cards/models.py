@@ -62,7 +62,8 @@ class Client(Base):
         Index("ix_clients_surname_honorific", "surname", "honorific", "updated_at"),
         Index("ix_clients_advisor_surname", "advisor", "surname"),
         Index("ix_clients_store_surname", "home_store", "surname"),
-        # Ranking the many holders of one alias (David) reads this, not their rows.
+        # Ranking candidates reads this, not their rows (e.g. the most recent of an
+        # alias's holders).
         Index("ix_clients_ranking", "id", "advisor", "home_store", "updated_at"),
     )
 

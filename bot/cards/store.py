@@ -267,10 +267,6 @@ class CardStore:
         )
         return self.get_many(row.id for row in ranked[:SHOWN])
 
-    def _count(self, where: list[Any]) -> int:
-        capped = select(Client.id).where(*where).limit(COUNT_CAP).subquery()
-        return int(self.session.scalar(select(func.count()).select_from(capped)) or 0)
-
     def _where(self, mention: Mention) -> list[Any] | None:
         """The conditions that select the clients ``mention`` names; None for nobody."""
         for where in self._wheres(mention):
