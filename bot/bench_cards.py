@@ -35,7 +35,7 @@ import aiohttp
 
 from bot import demo
 from bot.advisors import AdvisorIdentity, issue_token, upsert_advisor
-from bot.bench_topologies import local_postgres
+from bot.bench_topologies import Measured, Send, copilot_sender, local_postgres, timed
 from bot.cards import db, synthetic
 from bot.cards.importer import import_file
 from bot.cards.resolution_bench import (
@@ -73,6 +73,16 @@ def synthetic_csv(count: int) -> Path:
     return path
 
 
+def _fresh_sqlite(name: str) -> str:
+    """The URL of a new SQLite file under var/bench/cards/ (an old one, with its -wal
+    and -shm, is removed)."""
+    path = var_dir() / "bench" / "cards" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f"{path.name}*"):
+        stale.unlink()
+    return f"sqlite:///{path}"
+
+
 @contextmanager
 def big_store(kind: str, count: int) -> Iterator[str]:
     """The URL of an empty database for the big store: SQLite, PostgreSQL or a URL."""
@@ -83,18 +93,12 @@ def big_store(kind: str, count: int) -> Iterator[str]:
     if kind != "sqlite":
         yield kind
         return
-    path = var_dir() / "bench" / "cards" / f"cards-{count}.db"
-    for stale in path.parent.glob(f"{path.name}*"):  # the file and its -wal/-shm
-        stale.unlink()
-    yield f"sqlite:///{path}"
+    yield _fresh_sqlite(f"cards-{count}.db")
 
 
 def small_store() -> str:
     """A fresh SQLite file holding the demo cards, as `copilot up` starts with."""
-    path = var_dir() / "bench" / "cards" / "demo.db"
-    for stale in path.parent.glob(f"{path.name}*"):
-        stale.unlink()
-    url = f"sqlite:///{path}"
+    url = _fresh_sqlite("demo.db")
     db.upgrade(url)
     with db.session_scope(url) as session:
         demo.load_if_empty(session)
@@ -142,29 +146,16 @@ def _memory(servers: Servers) -> str:
     return ", ".join(f"{name} {_rss_mb(p.pid):,.0f}" for name, p in servers.processes.items())
 
 
-async def _lookups(
-    webhooks: list[str], tokens: list[str], messages: list[list[str]]
-) -> tuple[list[list[float]], list[int]]:
+async def _lookups(senders: list[Send], messages: list[list[str]]) -> list[Measured]:
     """Each store's lookup turns, alternating between the stores turn by turn."""
-    latencies: list[list[float]] = [[] for _ in webhooks]
-    errors = [0 for _ in webhooks]
+    measured = [Measured("lookup") for _ in senders]
+    warm_up = Measured("warm-up")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         for turn in range(len(messages[0])):
-            for store, (webhook, token) in enumerate(zip(webhooks, tokens, strict=True)):
-                headers = {"Authorization": f"Bearer {token}"}
-                started = time.perf_counter()
-                try:
-                    async with http.post(
-                        webhook, json={"message": messages[store][turn]}, headers=headers
-                    ) as answer:
-                        body = await answer.json(content_type=None)
-                        ok = answer.status == 200 and bool(body) and "custom" in body[-1]
-                except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                    ok = False
-                if turn >= WARM_UP_TURNS:
-                    latencies[store].append((time.perf_counter() - started) * 1000)
-                    errors[store] += not ok
-    return latencies, errors
+            for store, send in enumerate(senders):
+                into = measured[store] if turn >= WARM_UP_TURNS else warm_up
+                await timed(http, send, 0, messages[store][turn], into)
+    return measured
 
 
 def _print_resolution(label: str, timings: list[Timing]) -> None:
@@ -200,18 +191,18 @@ def run_cards(args: argparse.Namespace) -> int:
                 stack.enter_context(_servers(url, log_root / str(n) / "log"))
                 for n, (_, url) in enumerate(stores)
             ]
-            latencies, errors = asyncio.run(
-                _lookups([s.webhook for s in servers], tokens, messages)
-            )
+            senders = [copilot_sender(s.webhook, [t]) for s, t in zip(servers, tokens, strict=True)]
+            lookups = asyncio.run(_lookups(senders, messages))
             memory = [_memory(s) for s in servers]
     print(f"Lookup turns through the copilot channel, alternating ({LOOKUP_TURNS} each):")
     p95s = []
-    for (label, _), values, failed, rss in zip(stores, latencies, errors, memory, strict=True):
+    for (label, _), measured, rss in zip(stores, lookups, memory, strict=True):
+        values = measured.latencies_ms
         p95s.append(percentile(values, 0.95))
         print(
             f"  {label:<16} p50 {percentile(values, 0.5):>6.1f} ms  p95 {p95s[-1]:>6.1f} ms  "
-            f"errors {failed}  memory MB: {rss}"
+            f"errors {measured.errors}  memory MB: {rss}"
         )
     print(f"  p95 ratio, {count:,} cards / demo store: {p95s[1] / p95s[0]:.2f}")
     print(f"Import: {rate:,.0f} rows/s; database: {args.cards_db}; pid {os.getpid()}")
-    return 1 if any(errors) else 0
+    return 1 if any(m.errors for m in lookups) else 0

@@ -80,7 +80,7 @@ class Load:
     bursts: int
 
 
-async def _timed(
+async def timed(
     http: aiohttp.ClientSession, send: Send, who: int, text: str, into: Measured
 ) -> None:
     started = time.perf_counter()
@@ -100,12 +100,12 @@ async def _measure(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         warm_up = Measured("warm-up")
         for who in range(load.advisors):  # every conversation exists before timing starts
-            await _timed(http, send, who, script[0], warm_up)
+            await timed(http, send, who, script[0], warm_up)
 
         async def conversation(who: int, rounds: int, into: Measured) -> None:
             for _ in range(rounds):
                 for text in script:
-                    await _timed(http, send, who, text, into)
+                    await timed(http, send, who, text, into)
 
         # One advisor alone goes through three times the conversations: its turns are
         # quick, and a p95 needs a few dozen of them.
@@ -115,7 +115,7 @@ async def _measure(
             results.append(measured)
         measured = Measured(f"burst of {len(burst)}")
         for _ in range(load.bursts):
-            await asyncio.gather(*(_timed(http, send, 0, text, measured) for text in burst))
+            await asyncio.gather(*(timed(http, send, 0, text, measured) for text in burst))
             await asyncio.sleep(0.2)  # an advisor reads the answers before the next burst
         results.append(measured)
     return results
@@ -124,7 +124,7 @@ async def _measure(
 # -- the copilot --------------------------------------------------------------------------------
 
 
-def _copilot_sender(webhook: str, tokens: list[str]) -> Send:
+def copilot_sender(webhook: str, tokens: list[str]) -> Send:
     async def send(http: aiohttp.ClientSession, who: int, text: str) -> bool:
         headers = {"Authorization": f"Bearer {tokens[who]}"}
         async with http.post(webhook, json={"message": text}, headers=headers) as answer:
@@ -176,7 +176,7 @@ def _copilot(url: str, folder: Path, load: Load, replicas: int) -> tuple[list[Me
     ) as servers:  # fmt: skip
         before = {name: _cpu_seconds(p.pid) for name, p in servers.processes.items()}
         results = asyncio.run(
-            _measure(_copilot_sender(servers.webhook, tokens), SCRIPT, BURST, load)
+            _measure(copilot_sender(servers.webhook, tokens), SCRIPT, BURST, load)
         )
         turns = load.advisors + sum(len(m.latencies_ms) for m in results)  # with the warm-up
         used = {
