@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from bot import demo
 from bot.advisors import AdvisorIdentity
-from bot.cards import db
+from bot.cards import db, prepared
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, import_file
 from bot.cards.names import NLU, Mention
@@ -288,3 +288,38 @@ def test_near_miss_names_come_from_the_trigram_index(pg_url: str) -> None:
     with db.session_scope(pg_url) as session:
         card = ClientCard.of(CardStore(session).get("C0032"))
     assert not any("菊花" in p.value for p in card.preferences)
+
+
+def test_turn_path_lookups_run_as_prepared_statements(pg_url: str) -> None:
+    """The name lookups are prepared once per connection and then only executed, and
+    answer exactly as the plain SQL does (a candidate list ranked for the advisor)."""
+    db.upgrade(pg_url)
+    with db.session_scope(pg_url) as session:
+        demo.load_if_empty(session)
+    own_pool = f"{pg_url}?application_name=prepared_test"  # an engine of its own: one connection
+    for _ in range(3):  # the same pooled connection: prepared once, then EXECUTE only
+        with db.session_scope(own_pool) as session:
+            store = CardStore(session)
+            mention = store.mentions("王先森来了 顺便看看王建国的卡")
+            assert [m.text for m in mention] == ["王先森", "王建国"]
+            every = store.find(mention[0])  # the plain ORM query, for comparison
+            ranked = store.candidates(mention[0], SHANGHAI)
+            assert ranked.total == len(every) > 1
+            assert {c.id for c in ranked.clients} <= {c.id for c in every}
+            assert ranked.clients[0].advisor == SHANGHAI.id  # the advisor's own first
+            assert store.candidates(mention[1], SHANGHAI).total == len(store.find("王建国"))
+            statements = session.execute(
+                text("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'copilot_%'")
+            ).scalars().all()  # fmt: skip
+    # The names-and-aliases lookup, and the candidates queries of 王先生 and of a full name
+    # (preparing one twice on a connection would have failed).
+    assert len(statements) == 3
+    assert all("$1" in s for s in statements)
+
+
+def test_prepared_form_numbers_parameters_and_keeps_casts() -> None:
+    name, body, order = prepared._prepared_form(
+        "SELECT :a, :b::text FROM t WHERE x = :a AND y = CAST(:keys AS text[])"
+    )
+    assert body == "SELECT $1, $2::text FROM t WHERE x = $1 AND y = CAST($3 AS text[])"
+    assert order == ("a", "b", "keys") and name.startswith("copilot_")

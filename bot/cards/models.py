@@ -54,14 +54,14 @@ class Client(Base):
     __tablename__ = "clients"
     # The lookups of bot/cards/store.py: a full name or 王先生 (surname + honorific),
     # ranked by the advisor's own clients, their store's, and recent activity, each a
-    # LIMIT probe on an index led by what the message said (migration 0009).
+    # LIMIT probe on an index led by what the message said (migrations 0009, 0011).
     __table_args__ = (
         Index("ix_clients_name_updated", "name", "updated_at"),
         Index("ix_clients_name_advisor", "name", "advisor"),
         Index("ix_clients_name_store", "name", "home_store"),
         Index("ix_clients_surname_honorific", "surname", "honorific", "updated_at"),
-        Index("ix_clients_advisor_surname", "advisor", "surname"),
-        Index("ix_clients_store_surname", "home_store", "surname"),
+        Index("ix_clients_advisor_surname_honorific", "advisor", "surname", "honorific"),
+        Index("ix_clients_store_surname_honorific", "home_store", "surname", "honorific"),
         # Ranking candidates reads this, not their rows (e.g. the most recent of an
         # alias's holders).
         Index("ix_clients_ranking", "id", "advisor", "home_store", "updated_at"),

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, select, text, union_all
+from sqlalchemy import Integer, column, func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
-from bot.cards import audit
+from bot.cards import audit, prepared
 from bot.cards.models import Client, ClientAlias, VisitNote
 from bot.cards.names import (
     ALIAS,
@@ -46,10 +46,8 @@ COUNT_CAP = 200
 FIND_LIMIT = 50
 # How many holders of a popular alias the "most recently active" probe looks at.
 ALIAS_RECENT_POOL = 50
-# What ranking candidates needs of a card; whole cards are loaded only for those shown.
-_RANKING_SQL = "id, advisor, home_store, updated_at"
 # Which of a message's substrings are names and aliases, on PostgreSQL.
-_KNOWN_PG = text(
+_KNOWN_PG = (
     f"SELECT '{NAME}', k.v FROM unnest(CAST(:keys AS text[])) AS k(v) "
     "WHERE EXISTS (SELECT 1 FROM clients c WHERE c.name = k.v) UNION ALL "
     f"SELECT '{ALIAS}', k.v FROM unnest(CAST(:keys AS text[])) AS k(v) "
@@ -144,62 +142,70 @@ class CardStore:
         """The clients ``mention`` may mean, best first: the advisor's own clients, then
         their store's, then the most recently active; at most SHOWN, with the total.
 
-        This runs on every turn that names someone, so it is a capped count and one
-        round trip of ranking probes, written as SQL (SQLAlchemy's statement building
-        cost several times the indexed queries themselves): each ranking is its own
-        indexed probe with a LIMIT, so 王先生 among a million cards costs a few index
-        probes, not a sort of every 王. Whole cards are loaded only for those shown.
+        This runs on every turn that names someone, so it is one round trip, written
+        as SQL (SQLAlchemy's statement building cost several times the indexed queries
+        themselves): a capped count beside the cards the ranking probes pick. Each
+        probe is an indexed lookup with a LIMIT, so 王先生 among a million cards costs
+        a few index probes, not a sort of every 王, and at most 3 × SHOWN cards are
+        loaded. A round trip saved matters most on a database over the network.
         """
-        for where in self._conditions(mention):
-            total = self._sql_count(mention, where)
-            if not total:
-                continue
-            sql, params = where
-            if total <= SHOWN:
-                rows = self._rows(f"SELECT {_RANKING_SQL} FROM clients WHERE {sql}", params)
-            else:
-                rows = self._rows(self._probes(mention, sql, advisor is not None),
-                                  {**params, "me": advisor.id if advisor else "",
-                                   "store": _store(advisor)})  # fmt: skip
-            return Candidates(self._best(rows, advisor), total)
+        for sql, params in self._conditions(mention):
+            probes = self._probes(mention, sql, advisor is not None)
+            query = (
+                f"SELECT clients.*, ({self._count_sql(mention, sql)}) AS total "
+                f"FROM clients WHERE id IN ({probes})"
+            )
+            params = {**params, "me": advisor.id if advisor else "", "store": _store(advisor)}
+            rows = self.session.execute(
+                select(Client, column("total", Integer)).from_statement(
+                    prepared.statement(self.session, query, params)
+                )
+            ).all()
+            if rows:
+                return Candidates(self._best([row[0] for row in rows], advisor), rows[0][1])
         return Candidates([], 0)
 
     @staticmethod
     def _probes(mention: Mention, sql: str, ranked: bool) -> str:
-        """One query for the ranking probes of a name many clients answer to: the most
-        recently active, and (``ranked``) the advisor's own and their store's, each an
-        indexed probe with a LIMIT. A popular alias is reached through its alias
-        rows, which carry their card's advisor and store (migration 0010); its most
-        recent holders are looked for among ALIAS_RECENT_POOL of them (after the
-        advisor's own and their store's, an approximation)."""
-        select_ = f"SELECT {_RANKING_SQL} FROM clients WHERE"
+        """The ids the ranking probes pick for ``mention`` (``sql`` selects its clients):
+        the most recently active, and (``ranked``) the advisor's own and their store's,
+        each an indexed probe with a LIMIT. The most recent come first among all, so
+        when few clients answer to the name, these are all of them. A popular alias is
+        reached through its alias rows, which carry their card's advisor and store
+        (migration 0010); its most recent holders are looked for among
+        ALIAS_RECENT_POOL of them (after the advisor's own and their store's, an
+        approximation)."""
         if mention.kind == ALIAS:
+            pool = _HOLDERS
+            if mention.surname:
+                pool = (
+                    "SELECT a.client_id FROM client_aliases a JOIN clients c ON c.id = "
+                    "a.client_id WHERE a.key = :key AND c.surname = :surname"
+                )
             surname = " AND surname = :surname" if mention.surname else ""
             probes = [
-                f"{select_} id IN ({_HOLDERS} LIMIT {ALIAS_RECENT_POOL}){surname} "
+                f"SELECT id FROM clients WHERE id IN ({pool} LIMIT {ALIAS_RECENT_POOL}) "
                 f"ORDER BY updated_at DESC LIMIT {SHOWN}"
             ]
             if ranked:
                 probes += [
-                    f"{select_} id IN ({_HOLDERS} AND {column} = {value}){surname} LIMIT {SHOWN}"
+                    f"SELECT id FROM clients WHERE id IN ({_HOLDERS} AND {column} = {value})"
+                    f"{surname} LIMIT {SHOWN}"
                     for column, value in (("advisor", ":me"), ("home_store", ":store"))
                 ]
         else:
-            probes = [f"{select_} {sql} ORDER BY updated_at DESC LIMIT {SHOWN}"]
+            probes = [f"SELECT id FROM clients WHERE {sql} ORDER BY updated_at DESC LIMIT {SHOWN}"]
             if ranked:
                 probes += [
-                    f"{select_} {sql} AND {column} = {value} LIMIT {SHOWN}"
+                    f"SELECT id FROM clients WHERE {sql} AND {column} = {value} LIMIT {SHOWN}"
                     for column, value in (("advisor", ":me"), ("home_store", ":store"))
                 ]
-        return " UNION ALL ".join(f"SELECT * FROM ({p}) AS p{n}" for n, p in enumerate(probes))
+        return " UNION ALL ".join(f"SELECT id FROM ({p}) AS p{n}" for n, p in enumerate(probes))
 
-    def _rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        return list(self.session.execute(text(sql), params))
-
-    def _sql_count(self, mention: Mention, where: tuple[str, dict[str, Any]]) -> int:
-        """How many clients ``where`` selects, counted up to COUNT_CAP. An alias is
+    @staticmethod
+    def _count_sql(mention: Mention, sql: str) -> str:
+        """How many clients ``sql`` selects, counted up to COUNT_CAP. An alias is
         counted from its rows, not by gathering every holder first."""
-        sql, params = where
         rows = f"SELECT 1 FROM clients WHERE {sql}"
         if mention.kind == ALIAS:
             rows = "SELECT 1 FROM client_aliases a WHERE a.key = :key"
@@ -208,8 +214,7 @@ class CardStore:
                     "SELECT 1 FROM client_aliases a JOIN clients c ON c.id = a.client_id "
                     "WHERE a.key = :key AND c.surname = :surname"
                 )
-        capped = f"SELECT count(*) FROM ({rows} LIMIT {COUNT_CAP}) AS c"
-        return int(self.session.execute(text(capped), params).scalar_one())
+        return f"SELECT count(*) FROM ({rows} LIMIT {COUNT_CAP}) AS n"
 
     def near_misses(self, mention: Mention) -> list[Client]:
         """Cards whose name nearly matches a name no card has (王建华 typed, 王建国 on file),
@@ -251,21 +256,19 @@ class CardStore:
         query = select(Client.id).where(*where, Client.id == client.id)
         return self.session.scalar(query) is not None
 
-    def _best(self, rows: list[Any], advisor: AdvisorIdentity | None) -> list[Client]:
-        """The cards of the best SHOWN of ``rows`` (id, advisor, home_store,
-        updated_at), best first: the advisor's own clients, then their store's, then
-        the most recently active. (updated_at is a datetime on PostgreSQL and an ISO
-        string on SQLite; either sorts in time order.)"""
-        unique = {row.id: row for row in rows}.values()  # a client several probes found
-        recent_first = sorted(unique, key=lambda row: row.updated_at, reverse=True)
+    @staticmethod
+    def _best(clients: list[Client], advisor: AdvisorIdentity | None) -> list[Client]:
+        """The best SHOWN of ``clients``, best first: the advisor's own clients, then
+        their store's, then the most recently active."""
+        recent_first = sorted(clients, key=lambda c: (c.updated_at, c.id), reverse=True)
         ranked = sorted(
             recent_first,
-            key=lambda row: (
-                advisor is None or row.advisor != advisor.id,
-                advisor is None or row.home_store != advisor.store,
+            key=lambda c: (
+                advisor is None or c.advisor != advisor.id,
+                advisor is None or c.home_store != advisor.store,
             ),
         )
-        return self.get_many(row.id for row in ranked[:SHOWN])
+        return ranked[:SHOWN]
 
     def _where(self, mention: Mention) -> list[Any] | None:
         """The conditions that select the clients ``mention`` names; None for nobody."""
@@ -346,7 +349,7 @@ class CardStore:
             # One array parameter, each value an index probe (a semi-join): PostgreSQL
             # plans an IN list of a run-on's 200 substrings value by value, and may
             # merge-join a popular alias's whole index.
-            rows = self.session.execute(_KNOWN_PG, {"keys": keys})
+            rows = self.session.execute(prepared.statement(self.session, _KNOWN_PG, {"keys": keys}))
             for kind, value in rows:
                 (names if kind == NAME else aliases).add(value)
             return names, aliases
