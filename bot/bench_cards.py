@@ -36,7 +36,7 @@ import aiohttp
 from bot import demo
 from bot.advisors import AdvisorIdentity, issue_token, upsert_advisor
 from bot.bench_topologies import Measured, Send, copilot_sender, local_postgres, timed
-from bot.cards import db, synthetic
+from bot.cards import bulk, db, synthetic
 from bot.cards.importer import import_file
 from bot.cards.resolution_bench import (
     LOOKUP_TEMPLATES,
@@ -106,13 +106,15 @@ def small_store() -> str:
 
 
 def import_cards(url: str, path: Path, count: int) -> float:
-    """Import the synthetic file into the empty store; rows per second, commit included."""
+    """Import the synthetic file into the empty store; rows per second, commit (and
+    PostgreSQL's VACUUM after it) included."""
     db.upgrade(url)
     with db.session_scope(url) as session:
         demo.load_advisors(session, demo_dir() / "advisors.csv")
     started = time.perf_counter()
     with db.session_scope(url) as session:
         result = import_file(session, path, progress=True)
+    bulk.settle(db.get_engine(url))
     seconds = time.perf_counter() - started
     print(
         f"Imported {result.rows:,} cards ({result.preferences_added:,} preferences, "

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import demo, training
 from bot.advisors import ROLES, issue_token, upsert_advisor
-from bot.cards import db
+from bot.cards import bulk, db
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, ImportResult, import_file
 from bot.cards.store import CardStore
@@ -130,6 +130,8 @@ def cmd_cards_import(args: argparse.Namespace) -> int:
     except CsvImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if result.created:
+        bulk.settle(db.get_engine())
     result.seconds = time.perf_counter() - started  # with the commit
     print(_import_summary(path, result))
     return 0

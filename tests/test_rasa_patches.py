@@ -21,6 +21,7 @@ from rasa.core import run as rasa_run
 from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.http_interpreter import RasaNLUHttpInterpreter
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.processor import MessageProcessor
 from rasa.engine.graph import GraphNode
 from rasa.engine.runner.dask import DaskGraphRunner
@@ -74,6 +75,17 @@ def test_action_validation_internals() -> None:
     assert "self._validate_action_result(" in source(RemoteAction.run)
     params = inspect.signature(RemoteAction._validate_action_result).parameters
     assert list(params) == ["self", "result"]
+
+
+def test_rule_matching_internals() -> None:
+    """4. The rule filter whose answers are remembered: a pure function of the rule table
+    and the states, called for the rules and for a loop's unhappy paths."""
+    params = inspect.signature(RulePolicy._get_possible_keys).parameters
+    assert list(params) == ["self", "lookup", "states"]
+    find = source(RulePolicy._find_action_from_rules)
+    assert "self._get_possible_keys(self.lookup[RULES], states)" in find
+    body = source(RulePolicy._get_possible_keys)
+    assert "self._is_rule_applicable(_key, i, state)" in body and "self.lookup" not in body
 
 
 def test_server_start_up_internals() -> None:

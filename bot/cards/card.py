@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import object_session
 
-from bot.cards.models import CURRENT, Client, Preference, PreferenceEvent, VisitNote
+from bot.cards.models import CURRENT, Client, ClientAlias, Preference, PreferenceEvent, VisitNote
 from bot.clock import local_iso, local_text
 from bot.nlu.vocabulary import load_vocabulary
 from bot.purchases.value import card_value, render_value
@@ -142,17 +143,35 @@ class HistoryView:
         return f"{self.at_text} {who} {word} {self.category}：{self.value}{detail}"
 
 
+@cache
+def _reads() -> dict[str, Any]:
+    """The queries a card is read with, built once with bound parameters: a card is
+    read on nearly every turn, and the relationships' lazy loads rebuilt and re-keyed
+    their statements each time, which cost several times running them."""
+    client_id = bindparam("client_id")
+    return {
+        "preferences": select(Preference)
+        .where(Preference.client_id == client_id, Preference.status == CURRENT)
+        .order_by(Preference.recorded_at),
+        "aliases": select(ClientAlias.alias)
+        .where(ClientAlias.client_id == client_id)
+        .order_by(ClientAlias.id),
+        "notes": select(VisitNote)
+        .where(VisitNote.client_id == client_id)
+        .order_by(VisitNote.created_at.desc()),
+        "history": select(PreferenceEvent)
+        .where(PreferenceEvent.client_id == client_id)
+        .order_by(PreferenceEvent.id.desc())
+        .limit(bindparam("limit", type_=Integer)),
+    }
+
+
 def card_history(client: Client, limit: int) -> tuple[HistoryView, ...]:
     """The latest ``limit`` changes to the client's card, newest first."""
     session = object_session(client)
     if session is None or limit <= 0:
         return ()
-    events = session.scalars(
-        select(PreferenceEvent)
-        .where(PreferenceEvent.client_id == client.id)
-        .order_by(PreferenceEvent.id.desc())
-        .limit(limit)
-    )
+    events = session.scalars(_reads()["history"], {"client_id": client.id, "limit": limit})
     return tuple(HistoryView.of(e) for e in events)
 
 
@@ -222,6 +241,15 @@ class ClientCard:
 
     @classmethod
     def of(cls, client: Client, history: int = HISTORY_SHOWN) -> ClientCard:
+        session = object_session(client)
+        if session is None:  # a detached client: what it has loaded
+            preferences = [p for p in client.preferences if p.status == CURRENT]
+            aliases, notes = [a.alias for a in client.aliases], list(client.notes)
+        else:
+            reads, key = _reads(), {"client_id": client.id}
+            preferences = list(session.scalars(reads["preferences"], key))
+            aliases = list(session.scalars(reads["aliases"], key))
+            notes = list(session.scalars(reads["notes"], key))
         return cls(
             id=client.id,
             name=client.name,
@@ -233,11 +261,11 @@ class ClientCard:
             home_store=client.home_store,
             advisor=client.advisor,
             wecom_external_userid=client.wecom_external_userid,
-            preferences=current_views(client.preferences),
-            aliases=tuple(a.alias for a in client.aliases),
+            preferences=current_views(preferences),
+            aliases=tuple(aliases),
             history=card_history(client, history),
-            notes=tuple(NoteView.of(n) for n in client.notes[: cls.NOTES_SHOWN]),
-            value=card_value(client),
+            notes=tuple(NoteView.of(n) for n in notes[: cls.NOTES_SHOWN]),
+            value=card_value(client, notes),
         )
 
     @property

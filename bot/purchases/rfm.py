@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import bindparam, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from bot.datafiles import Located, load_located
@@ -157,24 +157,35 @@ def transaction() -> Any:
     return case((Purchase.order_id != "", Purchase.order_id), else_=Purchase.key)
 
 
-def compute(
-    session: Session, today: date, rules: RfmRules | None = None,
-    client_ids: Iterable[str] | None = None,
-) -> list[ClientValue]:  # fmt: skip
-    """RFM of every client with a purchase (or of ``client_ids``), as of ``today``."""
-    rules = rules or load_rfm()
-    start = today - timedelta(days=rules.window_days - 1)
-    in_window = Purchase.purchased_on >= start
+@cache
+def _totals(some_clients: bool) -> Any:
+    """Last purchase, transactions and spend in the window, per client: built once
+    (``:start``, and ``:ids`` when ``some_clients``), since a card shows its client's
+    value on every lookup and building this statement cost more than running it."""
+    in_window = Purchase.purchased_on >= bindparam("start")
     query = select(
         Purchase.client_id,
         func.max(Purchase.purchased_on),
         func.count(distinct(case((in_window & (Purchase.amount_fen > 0), transaction())))),
         func.coalesce(func.sum(case((in_window, Purchase.amount_fen), else_=0)), 0),
     ).group_by(Purchase.client_id)
+    if some_clients:
+        query = query.where(Purchase.client_id.in_(bindparam("ids", expanding=True)))
+    return query.order_by(Purchase.client_id)
+
+
+def compute(
+    session: Session, today: date, rules: RfmRules | None = None,
+    client_ids: Iterable[str] | None = None,
+) -> list[ClientValue]:  # fmt: skip
+    """RFM of every client with a purchase (or of ``client_ids``), as of ``today``."""
+    rules = rules or load_rfm()
+    params: dict[str, Any] = {"start": today - timedelta(days=rules.window_days - 1)}
     if client_ids is not None:
-        query = query.where(Purchase.client_id.in_(list(client_ids)))
+        params["ids"] = list(client_ids)
+    rows = session.execute(_totals(client_ids is not None), params)
     values = []
-    for client_id, last, count, spend in session.execute(query.order_by(Purchase.client_id)):
+    for client_id, last, count, spend in rows:
         recency = (today - last).days
         r, f, m = (
             rules.recency_score(recency),

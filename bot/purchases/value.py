@@ -7,22 +7,26 @@ and no visits gets no value line at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import object_session
 
-from bot.cards.models import Client
+from bot.cards.models import Client, VisitNote
 from bot.clock import to_local, utcnow
 from bot.purchases.rfm import load_rfm, one
 
 
-def card_value(client: Client, today: date | None = None) -> dict[str, Any] | None:
+def card_value(
+    client: Client, notes: Sequence[VisitNote], today: date | None = None
+) -> dict[str, Any] | None:
+    """The value line of ``client``'s card, whose ``notes`` the card has just read."""
     session = object_session(client)
     if session is None:
         return None
     today = today or to_local(utcnow()).date()
-    visits = [to_local(n.created_at).date() for n in client.notes if n.kind == "visit"]
+    visits = [to_local(n.created_at).date() for n in notes if n.kind == "visit"]
     value = one(session, client.id, today)
     days = [d for d in (max(visits, default=None), value.last_purchase if value else None) if d]
     if not days:

@@ -31,7 +31,8 @@ _REPLACED = {
 
 def upgrade() -> None:
     for old, (new, lead) in _REPLACED.items():
-        op.drop_index(old, table_name="clients")
+        # IF EXISTS: a store made during development may lack the old index.
+        op.execute(f"DROP INDEX IF EXISTS {old}")
         op.create_index(new, "clients", [lead, "surname", "honorific"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_ROWS}")
