@@ -323,3 +323,19 @@ def test_prepared_form_numbers_parameters_and_keeps_casts() -> None:
     )
     assert body == "SELECT $1, $2::text FROM t WHERE x = $1 AND y = CAST($3 AS text[])"
     assert order == ("a", "b", "keys") and name.startswith("copilot_")
+
+
+def test_a_connection_that_died_while_idle_is_replaced(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle pooled connection is pinged before use, and a dead one replaced: the
+    server ended this one's backend between two sessions, and the next session works."""
+    own_pool = f"{pg_url}?application_name=idle_ping_test"
+    with db.session_scope(own_pool) as session:
+        before = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with db.session_scope(pg_url) as admin:
+        assert admin.execute(text(f"SELECT pg_terminate_backend({before})")).scalar_one()
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has been idle long enough
+    with db.session_scope(own_pool) as session:
+        after = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    assert after != before

@@ -144,16 +144,20 @@ class CardStore:
 
         This runs on every turn that names someone, so it is one round trip, written
         as SQL (SQLAlchemy's statement building cost several times the indexed queries
-        themselves): a capped count beside the cards the ranking probes pick. Each
-        probe is an indexed lookup with a LIMIT, so 王先生 among a million cards costs
-        a few index probes, not a sort of every 王, and at most 3 × SHOWN cards are
-        loaded. A round trip saved matters most on a database over the network.
+        themselves): a capped count beside the best SHOWN of the cards the ranking
+        probes pick. Each probe is an indexed lookup with a LIMIT, so 王先生 among a
+        million cards costs a few index probes and a sort of at most 3 × SHOWN rows,
+        not a sort of every 王. A round trip saved matters most on a database over the
+        network.
         """
+        ranked = advisor is not None
+        # Best first: the advisor's own, then their store's, then the most recent.
+        order = "(advisor = :me) DESC, (home_store = :store) DESC, " if ranked else ""
         for sql, params in self._conditions(mention):
-            probes = self._probes(mention, sql, advisor is not None)
             query = (
-                f"SELECT clients.*, ({self._count_sql(mention, sql)}) AS total "
-                f"FROM clients WHERE id IN ({probes})"
+                f"SELECT clients.*, ({self._count_sql(mention, sql)}) AS total FROM clients "
+                f"WHERE id IN ({self._probes(mention, sql, ranked)}) "
+                f"ORDER BY {order}updated_at DESC, id DESC LIMIT {SHOWN}"
             )
             params = {**params, "me": advisor.id if advisor else "", "store": _store(advisor)}
             rows = self.session.execute(
@@ -162,7 +166,7 @@ class CardStore:
                 )
             ).all()
             if rows:
-                return Candidates(self._best([row[0] for row in rows], advisor), rows[0][1])
+                return Candidates([row[0] for row in rows], rows[0][1])
         return Candidates([], 0)
 
     @staticmethod
@@ -255,20 +259,6 @@ class CardStore:
             return False
         query = select(Client.id).where(*where, Client.id == client.id)
         return self.session.scalar(query) is not None
-
-    @staticmethod
-    def _best(clients: list[Client], advisor: AdvisorIdentity | None) -> list[Client]:
-        """The best SHOWN of ``clients``, best first: the advisor's own clients, then
-        their store's, then the most recently active."""
-        recent_first = sorted(clients, key=lambda c: (c.updated_at, c.id), reverse=True)
-        ranked = sorted(
-            recent_first,
-            key=lambda c: (
-                advisor is None or c.advisor != advisor.id,
-                advisor is None or c.home_store != advisor.store,
-            ),
-        )
-        return ranked[:SHOWN]
 
     def _where(self, mention: Mention) -> list[Any] | None:
         """The conditions that select the clients ``mention`` names; None for nobody."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.domain import Domain
-from sqlalchemy import case, insert, null, select, update
+from sqlalchemy import bindparam, case, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.cards.db import database_url, get_engine
@@ -35,6 +35,24 @@ from bot.trackers.store import DEFAULT_CACHE_SIZE, DEFAULT_MAX_EVENTS, DurableTr
 from bot.trackers.table import Conversation
 
 TABLE = Conversation.__table__
+# Built once with bound parameters: a turn reads and writes its conversation, and
+# building and keying these statements anew each time cost more than running them.
+_FETCH = select(
+    TABLE.c.version,
+    case((TABLE.c.version == bindparam("known"), null()), else_=TABLE.c.state),
+).where(TABLE.c.sender_id == bindparam("sender"))
+_INSERT = insert(TABLE).values(
+    sender_id=bindparam("sender"),
+    version=bindparam("new_version"),
+    state=bindparam("document"),
+    updated_at=bindparam("now"),
+)
+_UPDATE = (
+    update(TABLE)
+    .where(TABLE.c.sender_id == bindparam("sender"), TABLE.c.version == bindparam("expected"))
+    .values(version=bindparam("new_version"), state=bindparam("document"),
+            updated_at=bindparam("now"))
+)  # fmt: skip
 
 
 class SqlTrackerStore(DurableTrackerStore):
@@ -65,28 +83,22 @@ class SqlTrackerStore(DurableTrackerStore):
         return await asyncio.to_thread(self._senders_now)
 
     def _fetch_now(self, sender_id: str, known_version: str) -> tuple[str, Any] | None:
-        document = case((TABLE.c.version == known_version, null()), else_=TABLE.c.state)
-        query = select(TABLE.c.version, document).where(TABLE.c.sender_id == sender_id)
         with self.engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_FETCH, {"known": known_version, "sender": sender_id}).first()
         return (row[0], row[1]) if row is not None else None
 
     def _write_now(self, sender_id: str, document: str, version: str, expected: str | None) -> bool:
-        values = {"version": version, "state": document, "updated_at": utcnow()}
+        values = {"sender": sender_id, "new_version": version, "document": document,
+                  "now": utcnow()}  # fmt: skip
         if expected is None:
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(insert(TABLE).values(sender_id=sender_id, **values))
+                    connection.execute(_INSERT, values)
             except IntegrityError:
                 return False  # already stored
             return True
-        change = (
-            update(TABLE)
-            .where(TABLE.c.sender_id == sender_id, TABLE.c.version == expected)
-            .values(values)
-        )
         with self.engine.begin() as connection:
-            return bool(connection.execute(change).rowcount)
+            return bool(connection.execute(_UPDATE, {**values, "expected": expected}).rowcount)
 
     def _senders_now(self) -> list[str]:
         with self.engine.connect() as connection:
