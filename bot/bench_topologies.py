@@ -213,7 +213,9 @@ def local_postgres() -> Iterator[str]:
 
     try:
         run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-p {port} -k {folder} -c listen_addresses={LOOPBACK}"
+        # Shared buffers that hold a million cards' lookup tables and indexes (~320 MB),
+        # as a production server would be given (PostgreSQL's default is 128 MB).
+        options = f"-p {port} -k {folder} -c listen_addresses={LOOPBACK} -c shared_buffers=512MB"
         run(pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
         try:
             run(_postgres_binary("createdb"), "-h", LOOPBACK, "-p", str(port), "-U", "postgres",

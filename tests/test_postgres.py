@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from bot import demo
 from bot.advisors import AdvisorIdentity
-from bot.cards import db, prepared
+from bot.cards import bulk, db, prepared
 from bot.cards.card import ClientCard
 from bot.cards.importer import CsvImportError, import_file
 from bot.cards.names import NLU, Mention
@@ -166,6 +166,14 @@ def test_bulk_import_on_postgres(pg_url: str, tmp_path: Path) -> None:
         first = import_file(session, path, progress=False)
     assert first.created == 2000 and first.preferences_added == dry.preferences_added
     assert first.aliases_added == dry.aliases_added > 50
+    bulk.settle(db.get_engine(pg_url))  # what `copilot cards import` does after the commit
+    with db.session_scope(pg_url) as session:
+        vacuumed = session.execute(text(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL"
+        )).scalars().all()  # fmt: skip
+        prewarm = session.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'"))
+        assert prewarm.first() is not None
+    assert {"clients", "preferences", "client_aliases"} <= set(vacuumed)
     before = _pg_snapshot(pg_url, "P")
     assert len(before) == 2000 and all(row[3] for row in before)
     with db.session_scope(pg_url) as session:
