@@ -347,3 +347,27 @@ def test_a_connection_that_died_while_idle_is_replaced(
     with db.session_scope(own_pool) as session:
         after = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert after != before
+
+
+def test_prepared_lookups_survive_a_new_column(pg_url: str) -> None:
+    """A migration that adds a column to clients while servers run: the statements
+    already prepared on their connections go on answering (a prepared clients.* would
+    fail with "cached plan must not change result type")."""
+    db.upgrade(pg_url)
+    with db.session_scope(pg_url) as session:
+        demo.load_if_empty(session)
+    own_pool = f"{pg_url}?application_name=schema_change_test"
+
+    def lookup() -> int:
+        with db.session_scope(own_pool) as session:
+            store = CardStore(session)
+            return store.candidates(store.mentions("王先生来了")[0], SHANGHAI).total
+
+    expected = lookup()
+    with db.session_scope(pg_url) as session:
+        session.execute(text("ALTER TABLE clients ADD COLUMN scratch_column text"))
+    try:
+        assert lookup() == expected
+    finally:
+        with db.session_scope(pg_url) as session:
+            session.execute(text("ALTER TABLE clients DROP COLUMN scratch_column"))

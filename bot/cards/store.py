@@ -53,6 +53,9 @@ _KNOWN_PG = (
     f"SELECT '{ALIAS}', k.v FROM unnest(CAST(:keys AS text[])) AS k(v) "
     "WHERE EXISTS (SELECT 1 FROM client_aliases a WHERE a.key = k.v)"
 )
+# A card's columns, named: a prepared statement that said clients.* would fail on
+# PostgreSQL ("cached plan must not change result type") once a migration adds one.
+_CARD_COLUMNS = ", ".join(f"clients.{column.name}" for column in Client.__table__.columns)
 # The cards going by an alias.
 _HOLDERS = "SELECT client_id FROM client_aliases WHERE key = :key"
 # Near-miss names offered for a name no card has (PostgreSQL only).
@@ -155,7 +158,7 @@ class CardStore:
         order = "(advisor = :me) DESC, (home_store = :store) DESC, " if ranked else ""
         for sql, params in self._conditions(mention):
             query = (
-                f"SELECT clients.*, ({self._count_sql(mention, sql)}) AS total FROM clients "
+                f"SELECT {_CARD_COLUMNS}, ({self._count_sql(mention, sql)}) AS total FROM clients "
                 f"WHERE id IN ({self._probes(mention, sql, ranked)}) "
                 f"ORDER BY {order}updated_at DESC, id DESC LIMIT {SHOWN}"
             )
