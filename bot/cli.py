@@ -130,7 +130,7 @@ def cmd_cards_import(args: argparse.Namespace) -> int:
     except CsvImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if result.created:
+    if result.created and not result.dry_run:
         bulk.settle(db.get_engine())
     result.seconds = time.perf_counter() - started  # with the commit
     print(_import_summary(path, result))
