@@ -40,13 +40,12 @@ def install_rule_memo() -> None:
         return
 
     def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list) -> set[str]:
+        key = (id(lookup), len(lookup), _frozen(states))
+        memo: dict[Any, frozenset[str]] = self.__dict__.setdefault(_MEMO, {})
         try:
-            key = (id(lookup), len(lookup), _frozen(states))
-            hash(key)
+            found = memo.get(key)  # hashes the key once
         except TypeError:  # a state value that is not hashable: match as Rasa does
             return set(original(self, lookup, states))
-        memo: dict[Any, frozenset[str]] = self.__dict__.setdefault(_MEMO, {})
-        found = memo.get(key)
         if found is None:
             found = frozenset(original(self, lookup, states))
             if len(memo) >= REMEMBERED:

@@ -45,12 +45,17 @@ def _prepared_form(sql: str) -> tuple[str, str, tuple[str, ...]]:
     return name, body, tuple(order)
 
 
+def bound(sql: str, params: dict[str, Any]) -> TextClause:
+    """``sql`` as a text clause with those of ``params`` it names (:name) bound."""
+    return text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql})
+
+
 def statement(session: Session, sql: str, params: dict[str, Any]) -> TextClause:
     """``sql`` with its parameters (those it names, from ``params``), ready to execute
     on ``session``: on PostgreSQL an ``EXECUTE`` of the statement, prepared on this
     session's connection the first time it is used there."""
     if session.get_bind().dialect.name != "postgresql":
-        return text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql})
+        return bound(sql, params)
     name, body, order = _prepared_form(sql)
     connection = session.connection()
     prepared: set[str] = connection.connection.info.setdefault(_PREPARED, set())

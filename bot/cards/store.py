@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, column, func, literal, select, text, union_all
+from sqlalchemy import Integer, column, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
@@ -81,10 +81,6 @@ def honorific_gender(honorific: str) -> str:
     if honorific in FEMALE_HONORIFICS:
         return "女"
     return ""
-
-
-def _condition(sql: str, params: dict[str, Any]) -> Any:
-    return text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql})
 
 
 def _store(advisor: AdvisorIdentity | None) -> str:
@@ -299,7 +295,7 @@ class CardStore:
     def _wheres(self, mention: Mention) -> list[list[Any]]:
         """:meth:`_conditions` as SQLAlchemy conditions, for the queries that build on
         them (find, narrow, means)."""
-        return [[_condition(sql, params)] for sql, params in self._conditions(mention)]
+        return [[prepared.bound(sql, params)] for sql, params in self._conditions(mention)]
 
     def mentions(self, text: str, nlu_spans: Sequence[tuple[int, int]] = ()) -> list[Mention]:
         """Every span of ``text`` that names a client, in message order.
