@@ -52,6 +52,10 @@ class SequentialGraphRunner(GraphRunner):
         """The loaded graph components, e.g. to tune a model after loading."""
         return [node._component for node in self._nodes.values()]
 
+    def nodes(self) -> list[GraphNode]:
+        """The loaded graph nodes, e.g. to change how one calls its component."""
+        return list(self._nodes.values())
+
     def _plan(self, targets: tuple[str, ...]) -> list[Step]:
         plan = self._plans.get(targets)
         if plan is None:

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.action_endpoint import send_nlu_headers
 from bot.nlu import evaluate
 from bot.nlu.interpreter import Interpreter
-from bot.nlu.server import make_app
+from bot.nlu.server import ParseQueue, make_app
 
 pytestmark = pytest.mark.model
 SECRET = "test-secret-0123456789"
@@ -28,16 +29,96 @@ def interpreter(trained_model: Path) -> Interpreter:
     return Interpreter(Agent.load(str(trained_model)))
 
 
+def assert_same_parse(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    text = expected["text"]
+    assert got["text"] == text
+    assert got["intent"]["name"] == expected["intent"]["name"], text
+    assert got["intent"]["confidence"] == pytest.approx(expected["intent"]["confidence"])
+    ranking = [r["name"] for r in got["intent_ranking"]]
+    assert ranking == [r["name"] for r in expected["intent_ranking"]], text
+    assert [r["confidence"] for r in got["intent_ranking"]] == pytest.approx(
+        [r["confidence"] for r in expected["intent_ranking"]], abs=1e-5
+    )
+    assert len(got["entities"]) == len(expected["entities"]), text
+    for mine, theirs in zip(got["entities"], expected["entities"], strict=True):
+        assert mine.keys() == theirs.keys(), text
+        for key, value in theirs.items():
+            if isinstance(value, float):  # a batch is padded: float sums differ in the 7th digit
+                assert mine[key] == pytest.approx(value, abs=1e-5), text
+            else:
+                assert mine[key] == value, text
+
+
 def test_fast_path_parses_exactly_as_rasa_does(rasa_agent: Any, interpreter: Interpreter) -> None:
     assert interpreter.pinned == 1  # DIET's prediction graph
-    for text, _ in evaluate.test_examples():
-        expected = asyncio.run(rasa_agent.parse_message(text))
-        got = interpreter.parse(text)
-        assert got["intent"]["name"] == expected["intent"]["name"], text
-        assert got["intent"]["confidence"] == pytest.approx(expected["intent"]["confidence"])
-        ranking = [r["name"] for r in got["intent_ranking"]]
-        assert ranking == [r["name"] for r in expected["intent_ranking"]], text
-        assert got["entities"] == expected["entities"], text
+    assert interpreter.batched == 1  # and its node
+    texts = [text for text, _ in evaluate.test_examples()]
+    expected = [asyncio.run(rasa_agent.parse_message(text)) for text in texts]
+    for text, theirs in zip(texts, expected, strict=True):
+        assert_same_parse(interpreter.parse(text), theirs)
+    # Together, in passes of every size the queue makes (the split's texts differ in
+    # length, so every pass pads some messages).
+    for size in (2, 7, 16):
+        got = [
+            parsed
+            for start in range(0, len(texts), size)
+            for parsed in interpreter.parse_many(texts[start : start + size])
+        ]
+        assert len(got) == len(texts)
+        for mine, theirs in zip(got, expected, strict=True):
+            assert_same_parse(mine, theirs)
+
+
+def test_messages_that_arrive_together_are_parsed_together(interpreter: Interpreter) -> None:
+    """Requests that come in during a parse wait for the next pass and share it."""
+    passes: list[list[str]] = []
+    parse_many = interpreter.parse_many
+
+    def recorded(texts: list[str]) -> list[dict[str, Any]]:
+        passes.append(list(texts))
+        return parse_many(texts)
+
+    texts = ["帮我查一下王先生", "记一下钱女士不吃香菜", "你好", "下一步", "查下欧阳先森", "拜拜"]
+
+    async def exchange() -> list[dict[str, Any]]:
+        queue = ParseQueue(SimpleNamespace(parse_many=recorded), most_at_once=4)  # type: ignore[arg-type]
+        return list(await asyncio.gather(*(queue.parse(text) for text in texts)))
+
+    answers = asyncio.run(exchange())
+    assert [a["text"] for a in answers] == texts  # each request gets its own answer
+    assert passes == [texts[:4], texts[4:]]
+    assert answers[0]["intent"]["name"] == "lookup_client"
+    # One at a time: each message is parsed on its own, at once.
+    passes.clear()
+
+    async def one_by_one() -> None:
+        queue = ParseQueue(SimpleNamespace(parse_many=recorded))  # type: ignore[arg-type]
+        for text in texts[:2]:
+            await queue.parse(text)
+
+    asyncio.run(one_by_one())
+    assert passes == [texts[:1], texts[1:2]]
+
+
+def test_a_message_that_fails_does_not_fail_the_others_in_its_pass(
+    interpreter: Interpreter,
+) -> None:
+    def parse_many(texts: list[str]) -> list[dict[str, Any]]:
+        if "坏" in texts:
+            raise ValueError("cannot parse")
+        return interpreter.parse_many(texts)
+
+    async def exchange() -> list[Any]:
+        queue = ParseQueue(SimpleNamespace(parse_many=parse_many))  # type: ignore[arg-type]
+        return list(
+            await asyncio.gather(
+                *(queue.parse(t) for t in ("你好", "坏", "拜拜")), return_exceptions=True
+            )
+        )
+
+    good, bad, bye = asyncio.run(exchange())
+    assert good["intent"]["name"] == "greet" and bye["text"] == "拜拜"
+    assert isinstance(bad, web.HTTPInternalServerError)
 
 
 def test_service_answers_rasa_http_interpreter_with_the_secret_header(

@@ -69,6 +69,26 @@ def test_nlu_interpreter_internals() -> None:
     assert "self.http_interpreter.parse(" in source(MessageProcessor)
 
 
+def test_nlu_service_batching_internals() -> None:
+    """The NLU service's passes over several messages (bot.nlu.interpreter) call DIET's
+    own helpers in the order ``DIETClassifier.process`` does, one message at a time."""
+    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+
+    assert "self._fn(self._component" in source(GraphNode.__call__)
+    assert "self._fn_name" in source(GraphNode.__init__)
+    predict = source(DIETClassifier._predict)
+    assert "self._create_model_data([message], training=False)" in predict
+    assert "return self.model.run_inference(model_data)" in predict
+    process = source(DIETClassifier.process)
+    assert "out = self._predict(message)" in process
+    assert "label, label_ranking = self._predict_label(out)" in process
+    assert "entities = self._predict_entities(out, message)" in process
+    assert 'message.set("intent_ranking", label_ranking, add_to_output=True)' in process
+    parse = source(MessageProcessor._parse_message_with_graph)
+    assert "inputs={PLACEHOLDER_MESSAGE: [message], PLACEHOLDER_TRACKER: tracker}" in parse
+    assert "parsed_message.as_dict(only_output_properties=only_output_properties)" in parse
+
+
 def test_action_validation_internals() -> None:
     """3. The response check that is compiled once."""
     assert callable(RemoteAction.action_response_format_spec)
