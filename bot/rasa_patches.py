@@ -23,7 +23,10 @@ so a Rasa upgrade that moves one fails a test instead of silently slowing turns.
 4. **Rule matching** (:mod:`bot.rule_matching`): ``RulePolicy._get_possible_keys``,
    which filters every learned rule against the conversation's states on every
    prediction, remembers its answer per distinct states (a quarter of the
-   server's CPU per turn went there).
+   server's CPU per turn went there); and ``DialogueStateTracker.past_states``,
+   which RulePolicy asks twice after each message (text, then intent) from the
+   same events, answers the second time from the first (copies: callers edit
+   them).
 5. **Garbage collector** (:mod:`bot.heap`): the ~600,000 objects of the loaded
    model are moved out of the collector's reach (``gc.freeze``), so a full
    collection no longer stalls every turn in flight for a third of a second.
@@ -39,7 +42,7 @@ from bot.action_endpoint import KeepAliveEndpoint, keep_connections
 from bot.action_validation import install_compiled_action_validation
 from bot.graph_runner import run_sequentially
 from bot.heap import freeze_loaded_objects
-from bot.rule_matching import install_rule_memo
+from bot.rule_matching import install_rule_memo, install_states_memo
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ def install(agent: Any) -> KeepAliveEndpoint | None:
     """Patch a loaded agent (1–4 above); the keep-alive action endpoint, to close at stop."""
     install_compiled_action_validation()
     install_rule_memo()
+    install_states_memo()
     if agent is None or not agent.is_ready():
         return None
     run_sequentially(agent)

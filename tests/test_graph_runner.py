@@ -11,7 +11,7 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.graph_runner import SequentialGraphRunner
-from bot.rule_matching import install_rule_memo
+from bot.rule_matching import install_rule_memo, install_states_memo
 
 pytestmark = pytest.mark.model
 
@@ -63,10 +63,49 @@ def test_remembered_rule_matching_predicts_what_rasa_predicts(
 
     expected = predictions()
     monkeypatch.setattr(RulePolicy, "_get_possible_keys", RulePolicy._get_possible_keys)
+    monkeypatch.setattr(DialogueStateTracker, "past_states", DialogueStateTracker.past_states)
     install_rule_memo()
+    install_states_memo()
     assert predictions() == expected
     policy = next(c for c in runner.components() if isinstance(c, RulePolicy))
     remembered = dict(policy._copilot_rule_memo)
     assert len(remembered) > len(cases) / 2  # states differ by intent
     assert predictions() == expected  # answered from the memo: nothing new to remember
     assert policy._copilot_rule_memo == remembered
+
+
+def test_remembered_states_are_the_trackers_own_until_an_event_is_added(
+    rasa_agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bot.rule_matching.install_states_memo: the same states as Rasa works out, for each
+    caller to edit as it likes, and new ones once the conversation moves on, also when
+    the capped history drops its oldest event for the newest."""
+    domain = rasa_agent.processor.domain
+    tracker = tracker_after(rasa_agent, "lookup_client", "reception")
+    monkeypatch.setattr(DialogueStateTracker, "past_states", DialogueStateTracker.past_states)
+    install_states_memo()
+    rasa_states = domain.states_for_tracker_history(tracker)
+    first = tracker.past_states(domain)
+    assert first == rasa_states
+    first[-1]["user"].clear()  # what the featurizer does to the last user state
+    assert tracker.past_states(domain) == rasa_states  # a fresh copy
+    rules_only = {"rule_only_slots": ["awaiting"], "rule_only_loops": []}
+    assert tracker.past_states(
+        domain, ignore_rule_only_turns=True, rule_only_data=rules_only
+    ) == domain.states_for_tracker_history(
+        tracker, ignore_rule_only_turns=True, rule_only_data=rules_only
+    )
+    tracker.update(ActionExecuted("action_lookup_client"))
+    moved_on = tracker.past_states(domain)
+    assert len(moved_on) == len(rasa_states) + 1
+    assert moved_on == domain.states_for_tracker_history(tracker)
+    # A history capped at its length: the next event pushes the first one out.
+    capped = DialogueStateTracker.from_events(
+        "A002", list(tracker.events), domain.slots, max_event_history=len(tracker.events)
+    )
+    before = capped.past_states(domain)
+    capped.update(UserUttered("…", {"name": "goodbye", "confidence": 0.99}))
+    assert len(capped.events) == len(tracker.events)
+    after = capped.past_states(domain)
+    assert after != before
+    assert after == domain.states_for_tracker_history(capped)

@@ -25,6 +25,7 @@ from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.processor import MessageProcessor
 from rasa.engine.graph import GraphNode
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_patches
@@ -106,6 +107,19 @@ def test_rule_matching_internals() -> None:
     assert "self._get_possible_keys(self.lookup[RULES], states)" in find
     body = source(RulePolicy._get_possible_keys)
     assert "self._is_rule_applicable(_key, i, state)" in body and "self.lookup" not in body
+    # The states asked for twice after a message, from the same tracker.
+    states = source(RulePolicy._find_action_from_rules)
+    assert "states = self._prediction_states(" in states
+    params = inspect.signature(DialogueStateTracker.past_states).parameters
+    assert list(params) == [
+        "self",
+        "domain",
+        "omit_unset_slots",
+        "ignore_rule_only_turns",
+        "rule_only_data",
+    ]
+    assert "domain.states_for_tracker_history(" in source(DialogueStateTracker.past_states)
+    assert "self.events" in source(DialogueStateTracker.update)
 
 
 def test_server_start_up_internals() -> None:
