@@ -397,41 +397,65 @@ def cpu_ms(action: Callable[[], object], repeat: int = 200) -> float:
     return statistics.median(times) * 1000
 
 
-def test_serialisation_costs_a_fraction_of_rasas(reception: list[Event], domain: Domain) -> None:
+def test_reads_skip_the_work_that_makes_rasas_slow(
+    reception: list[Event], domain: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What makes a read cheap, checked by what it does, not by a clock: a cached
+    snapshot becomes a tracker without parsing anything, and parsing a document
+    looks each event class up once, not by walking Event's subclasses per event.
+    The CPU cost is printed beside Rasa's own round trip for the record (timings are
+    ``copilot bench``'s job, not an assertion's)."""
     tracker = expected_after_save(reception, domain)
     snapshot = Snapshot.of(tracker, "v1")
     document = snapshot.dumps()
-    ours = {
-        "save (to JSON)": cpu_ms(lambda: Snapshot.of(tracker, "v2").dumps()),
-        "read (parse)": cpu_ms(lambda: Snapshot.loads("v1", document)),
-        "read (cached)": cpu_ms(lambda: snapshot.tracker(SENDER, domain.slots)),
-    }
     rasa_text = json.dumps(tracker.as_dialogue().as_dict())
 
     def rasa_read() -> None:
         fresh = DialogueStateTracker(SENDER, domain.slots)
         fresh.recreate_from_dialogue(Dialogue.from_parameters(json.loads(rasa_text)))
 
-    rasa = {
-        "save": cpu_ms(lambda: json.dumps(tracker.as_dialogue().as_dict())),
-        "read": cpu_ms(rasa_read),
+    costs = {
+        "save (to JSON)": cpu_ms(lambda: Snapshot.of(tracker, "v2").dumps()),
+        "read (parse)": cpu_ms(lambda: Snapshot.loads("v1", document)),
+        "read (cached)": cpu_ms(lambda: snapshot.tracker(SENDER, domain.slots)),
+        "Rasa's save": cpu_ms(lambda: json.dumps(tracker.as_dialogue().as_dict())),
+        "Rasa's read": cpu_ms(rasa_read),
     }
-    report = (
-        f"{len(document.encode())} bytes at {LIMIT} events; CPU ms per call: "
-        + ", ".join(f"{name} {ms:.3f}" for name, ms in ours.items())
-        + "; Rasa's JSON round trip: "
-        + ", ".join(f"{name} {ms:.3f}" for name, ms in rasa.items())
-    )
-    print("\n" + report)
-    assert ours["save (to JSON)"] <= 1.5, report
-    assert ours["read (parse)"] <= 1.5, report
-    assert ours["read (cached)"] * 3 <= ours["read (parse)"], report
-    assert ours["read (parse)"] * 3 <= rasa["read"], report
+    print(f"\n{len(document.encode())} bytes at {LIMIT} events; CPU ms per call: "
+          + ", ".join(f"{name} {ms:.3f}" for name, ms in costs.items()))  # fmt: skip
+
+    looked_up: list[str] = []
+    resolve = Event.resolve_by_type
+
+    def counted(type_name: str, default: Any = None) -> Any:
+        looked_up.append(type_name)
+        return resolve(type_name, default)
+
+    monkeypatch.setattr("bot.trackers.snapshot._EVENT_CLASSES", {})
+    monkeypatch.setattr(Event, "resolve_by_type", staticmethod(counted))
+    parsed = Snapshot.loads("v1", document)
+    Snapshot.loads("v1", document)
+    assert sorted(looked_up) == sorted({e["event"] for e in json.loads(document)["events"]})
+    assert state(parsed.tracker(SENDER, domain.slots)) == state(tracker)
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a cached read parsed or replayed something")
+
+    with monkeypatch.context() as nothing_parsed:
+        nothing_parsed.setattr("bot.trackers.snapshot.json.loads", refuse)
+        nothing_parsed.setattr("bot.trackers.snapshot.ujson.loads", refuse)
+        nothing_parsed.setattr(Event, "resolve_by_type", staticmethod(refuse))
+        nothing_parsed.setattr(DialogueStateTracker, "update", refuse)
+        nothing_parsed.setattr(DialogueStateTracker, "replay_events", refuse)
+        cached = snapshot.tracker(SENDER, domain.slots)
+    assert state(cached) == state(tracker)
 
 
 def test_save_and_retrieve_time(backend: Backend, reception: list[Event], domain: Domain) -> None:
     """Wall time per call at 20 events, the backend's round trips included."""
     tracker = expected_after_save(reception, domain)
+
+    expected = state(tracker)
 
     async def scenario() -> dict[str, float]:
         store, other = backend.store(domain), backend.store(domain)
@@ -442,16 +466,17 @@ def test_save_and_retrieve_time(backend: Backend, reception: list[Event], domain
             started = time.perf_counter()
             found = await store.retrieve(SENDER)
             timings["retrieve"].append(time.perf_counter() - started)
-            assert found is not None
+            assert found is not None and state(found) == expected
             current = found
             started = time.perf_counter()
             await store.save(current)
             timings["save"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            await other.retrieve(SENDER)  # the other replica's cache is always stale
+            elsewhere = await other.retrieve(SENDER)  # the other replica's cache is stale
+            assert elsewhere is not None and state(elsewhere) == expected
             timings["retrieve, parsed"].append(time.perf_counter() - started)
         return {name: statistics.median(values) * 1000 for name, values in timings.items()}
 
     medians = asyncio.run(scenario())
+    # For the record only: timings are copilot bench's job, not an assertion's.
     print(f"\n{backend.kind}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in medians.items()))
-    assert max(medians.values()) < 50  # a loose bound: the numbers are for the report
