@@ -40,6 +40,7 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, INTENT_CLASSIFICATION
 
 from bot.graph_runner import run_sequentially
 
@@ -96,11 +97,11 @@ def _predict_together(diet: DIETClassifier, messages: list[Message]) -> list[Mes
     config = diet.component_config
     for index, message in enumerate(messages):
         mine = _slice(out, index)
-        if config["intent_classification"]:
+        if config[INTENT_CLASSIFICATION]:
             label, ranking = diet._predict_label(mine)
             message.set(INTENT, label, add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
-        if config["entity_recognition"]:
+        if config[ENTITY_RECOGNITION]:
             message.set(ENTITIES, diet._predict_entities(mine, message), add_to_output=True)
     return messages
 
