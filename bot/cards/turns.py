@@ -384,35 +384,83 @@ def correct_record(store: CardStore, turn: Turn) -> Reply:
         found = writer.find_current(client, words) if client is not None and words else None
         if found is not None:
             return _retracted(store, turn, writer, found)
-    if last is None:
-        return base_reply(turn, [Message("nothing_to_undo")])
     instead = _INSTEAD.search(turn.text)
     if instead:
         right = next(instead.group(g) for g in ("right", "right2", "right3") if instead.group(g))
-        right = _FILLER.sub("", right).strip(" ,，。的")
-        parsed = parse_value(right, store.vocabulary, today()) if right else None
-        if parsed is not None:
-            client = last.client
-            category = last.category
-            if store.vocabulary.category_of(parsed.value) not in (None, category):
-                category = parsed.category
-            old_label = PreferenceView.of(last).label
-            writer.retract(last, f"改为「{parsed.value}」")
-            outcome = writer.write(client, ParsedPreference(category, parsed.value, parsed.when))
-            store.session.refresh(client)
-            card = ClientCard.of(client)
-            label = PreferenceView(category, parsed.value, "", "", "").label
-            reply = base_reply(
-                turn,
-                [Message("record_corrected", {"who": card.who, "old": old_label, "label": label})],
-                card,
-            )
-            reply.extra["writes"] = [
-                write_entry(card, last.category, last.value, "retracted"),
-                write_entry(card, category, parsed.value, outcome.change),
-            ]
-            return reply
+        wrong = next((instead.group(g) for g in ("wrong", "wrong2") if instead.group(g)), "")
+        correction = {"right": _clean_value(right), "wrong": _clean_value(wrong)}
+        target = resolver.target()
+        if resolver.mentions and target.kind == NOT_FOUND:
+            return not_found_reply(turn, target.mention, "write_not_found", target.near)
+        if resolver.mentions and target.kind == CHOOSE:
+            if last is None or last.client not in target.candidates:
+                return choose_reply(turn, target, "correct", correction)
+            target = dataclasses.replace(target, kind=CLIENT, client=last.client)
+        client = target.client if target.kind == CLIENT else None
+        if correction["right"] and (client is not None or last is not None):
+            named_client = client if target.via == "named" else None
+            reply = correct_value(store, turn, writer, client, correction, named_client)
+            if reply is not None:
+                return reply
+    if last is None:
+        return base_reply(turn, [Message("nothing_to_undo")])
     return _retracted(store, turn, writer, last)
+
+
+def _clean_value(words: str) -> str:
+    return _FILLER.sub("", words).strip(" ,，。的")
+
+
+def correct_value(
+    store: CardStore,
+    turn: Turn,
+    writer: CardWriter,
+    client: Client | None,
+    correction: dict[str, str],
+    named: Client | None,
+) -> Reply | None:
+    """不是X是Y: Y replaces X on the card meant, or replaces the advisor's last write.
+
+    The card meant is the client named, else the one being served; a value holding X
+    on it is the one corrected (杨子轩的鞋码其实是44 不是43 fixes 鞋码43, whoever was
+    written last). Without such a value the advisor's last write is corrected, unless
+    another client was named: a correction never lands on a client not meant. None
+    when there is nothing to correct and nobody was named.
+    """
+    right, wrong = correction["right"], correction.get("wrong", "")
+    last = writer.last_write()
+    found = writer.find_current(client, wrong) if client is not None and wrong else None
+    if found is None and last is not None and (named is None or last.client.id == named.id):
+        found = last
+    if found is None:
+        if named is None:
+            return None
+        card = ClientCard.of(named)
+        return base_reply(
+            turn, [Message("correction_not_on_card", {"who": card.who, "value": wrong})], card
+        )
+    # 鞋码43 with 不是43是44 becomes 鞋码44; a bare 美式 for 拿铁 stays 美式.
+    candidate = found.value.replace(wrong, right) if wrong and wrong in found.value else right
+    parsed = parse_value(candidate, store.vocabulary, today())
+    if parsed is None:
+        return None
+    category = found.category
+    if store.vocabulary.category_of(parsed.value) not in (None, category):
+        category = parsed.category
+    owner = found.client
+    old_label = PreferenceView.of(found).label
+    writer.retract(found, f"改为「{parsed.value}」")
+    outcome = writer.write(owner, ParsedPreference(category, parsed.value, parsed.when))
+    store.session.refresh(owner)
+    card = ClientCard.of(owner)
+    label = PreferenceView(category, parsed.value, "", "", "").label
+    message = Message("record_corrected", {"who": card.who, "old": old_label, "label": label})
+    reply = base_reply(turn, [message], card)
+    reply.extra["writes"] = [
+        write_entry(card, found.category, found.value, "retracted"),
+        write_entry(card, category, parsed.value, outcome.change),
+    ]
+    return _keep_active(turn, reply, owner)
 
 
 def _retracted(store: CardStore, turn: Turn, writer: CardWriter, preference: Any) -> Reply:
@@ -541,6 +589,11 @@ def complete_card_op(
         return card_reply(turn, client)
     if op == "write":
         return write_fact(store, turn, client, _fact_of(pending["fact"]))
+    if op == "correct":
+        writer = CardWriter(store.session, store.vocabulary, turn.advisor)
+        correction = {key: str(pending.get(key, "")) for key in ("right", "wrong")}
+        reply = correct_value(store, turn, writer, client, correction, client)
+        return reply or card_reply(turn, client)
     if op == "move":
         writer = CardWriter(store.session, store.vocabulary, turn.advisor)
         from bot.cards.models import Preference
