@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.nlu.preferences import allergen, parse_alias, parse_preference
+from bot.nlu.preferences import allergen, fact_values, parse_alias, parse_preference
 from bot.nlu.vocabulary import load_vocabulary
 
 TODAY = date(2026, 11, 29)
@@ -48,6 +48,25 @@ def test_parses_category_and_value(
     parsed = parse_preference(text, spans(text, mention), load_vocabulary(), TODAY)
     assert parsed is not None
     assert (parsed.category, parsed.value) == (category, value)
+
+
+RUN_ONS = [
+    # facts of different kinds: one value each, the context before them dropped
+    ("宋总今天带了俩朋友来 坐大包间 他说想喝点白葡萄酒 帮我记上", "宋总",
+     ["坐大包间", "想喝点白葡萄酒"]),
+    ("记一下王总不吃辣，喜欢坐靠窗还有生日是下个月3号", "王总",
+     ["不吃辣", "喜欢坐靠窗", "生日是下个月3号"]),
+    # one kind of fact, or a clause with no cue of its own: one value as said
+    ("她最近换了戒圈 现在是11号 记一下", None, ["最近换了戒圈 现在是11号"]),
+    ("记录一下何女士只接受微信联系 别打电话", "何女士", ["只接受微信联系 别打电话"]),
+    ("钱女士说她对芒果也过敏 帮我记到卡上", "钱女士", ["芒果也过敏"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "mention", "values"), RUN_ONS)
+def test_run_on_facts(text: str, mention: str | None, values: list[str]) -> None:
+    found = fact_values(text, spans(text, mention), load_vocabulary())
+    assert [value for _, value in found] == values
 
 
 def test_change_words_are_kept_beside_the_value() -> None:

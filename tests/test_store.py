@@ -128,3 +128,28 @@ def test_recent_tokens_remember_only_successes_and_only_briefly(session: Session
     assert recent.check(token) is not None  # still inside the 10 s window
     now[0] = 10.5
     assert recent.check(token) is None  # looked up again: refused
+
+
+def test_the_migration_fills_empty_surnames(db_url: str) -> None:
+    """A store whose cards lost their surname (made while 0004 lacked its backfill):
+    欧阳先生 finds nobody there until the upgrade fills the column."""
+    from alembic import command
+    from sqlalchemy import text
+
+    with db.session_scope(db_url) as session:
+        store = CardStore(session)
+        store.create_client("欧阳晨", "先生", SHANGHAI)
+        store.create_client("Amy", "小姐", SHANGHAI)
+        stored = dict(session.execute(text("SELECT name, surname FROM clients")).all())
+        session.execute(text("UPDATE clients SET surname = ''"))
+    with db.session_scope(db_url) as session:
+        assert CardStore(session).find("欧阳先生") == []
+    with db.get_engine(db_url).begin() as connection:
+        config = db.alembic_config(db_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011_honorific_ranking")
+    db.upgrade(db_url)
+    with db.session_scope(db_url) as session:
+        surnames = dict(session.execute(text("SELECT name, surname FROM clients")).all())
+        assert surnames == stored and surnames["欧阳晨"] == "欧阳"
+        assert [c.name for c in CardStore(session).find("欧阳先生")] == ["欧阳晨"]

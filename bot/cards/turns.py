@@ -35,7 +35,7 @@ from bot.cards.resolver import (
 from bot.cards.store import COUNT_CAP, CardStore
 from bot.cards.writes import ASK, EXISTS, NOT_ON_CARD, RETIRED, CardWriter, WriteOutcome
 from bot.clock import to_local, utcnow
-from bot.nlu.preferences import ParsedPreference, fact_span, parse_alias, parse_value
+from bot.nlu.preferences import ParsedPreference, fact_values, parse_alias, parse_value
 from bot.replies import Button, Message, Reply
 from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, PENDING, Turn
 
@@ -211,6 +211,16 @@ def _fact_of(data: dict[str, Any]) -> ParsedPreference:
     )  # fmt: skip
 
 
+def _pending_facts(pending: dict[str, Any]) -> list[ParsedPreference]:
+    """The fact a question holds, then any more from the same message."""
+    return [_fact_of(pending["fact"])] + [_fact_of(more) for more in pending.get("more") or []]
+
+
+def _held(facts: Sequence[ParsedPreference]) -> dict[str, Any]:
+    """``facts`` as a pending question keeps them: the first, and any more."""
+    return {"fact": _fact_dict(facts[0]), "more": [_fact_dict(f) for f in facts[1:]]}
+
+
 def write_entry(card: ClientCard, category: str, value: str, change: str, **more: Any) -> dict:
     return {
         "client_id": card.id,
@@ -263,6 +273,35 @@ def write_fact(
     return _keep_active(turn, reply, client)
 
 
+def write_facts(
+    store: CardStore, turn: Turn, client: Client, facts: Sequence[ParsedPreference],
+    replace: bool | None = None,
+) -> Reply:  # fmt: skip
+    """Write each fact in turn (``replace`` answers for the first), one reply for all.
+
+    A fact the copilot must ask about (replace or keep?) ends the run: what was
+    written before it is reported, the question is asked, and the facts after it
+    wait in the question's pending slot until the answer.
+    """
+    done: list[Reply] = []
+    for index, fact in enumerate(facts):
+        reply = write_fact(store, turn, client, fact, replace if index == 0 else None)
+        asked = reply.slots.get(AWAITING) == AWAIT_REPLACE
+        if asked:
+            reply.slots[PENDING]["more"] = [_fact_dict(f) for f in facts[index + 1 :]]
+        done.append(reply)
+        if asked:
+            break
+    last = done[-1]
+    if len(done) > 1:
+        last.messages[:0] = [m for reply in done[:-1] for m in reply.messages]
+        writes = [w for reply in done for w in reply.extra.get("writes", [])]
+        last.extra["writes"] = writes
+        for reply in done[:-1]:
+            last.slots = {**reply.slots, **last.slots}
+    return last
+
+
 def _writes(card: ClientCard, parsed: ParsedPreference, outcome: WriteOutcome) -> list[dict]:
     if outcome.change == NOT_ON_CARD:
         return []
@@ -278,32 +317,32 @@ def _writes(card: ClientCard, parsed: ParsedPreference, outcome: WriteOutcome) -
 
 
 def _ask_whose(
-    store: CardStore, turn: Turn, parsed: ParsedPreference, key: str, **variables: Any
+    store: CardStore, turn: Turn, facts: Sequence[ParsedPreference], key: str, **variables: Any
 ) -> Reply:
     recent = recent_clients(store, turn)
     buttons = client_buttons(recent)
-    label = PreferenceView(parsed.category, parsed.value, "", "", "").label
+    label = "、".join(PreferenceView(f.category, f.value, "", "", "").label for f in facts)
     reply = base_reply(turn, [Message(key, {"label": label, **variables}, tuple(buttons))])
     pending = {"op": "write", "text": turn.text, "candidates": [c.id for c in recent],
-               "fact": _fact_dict(parsed), "any_client": True}  # fmt: skip
+               **_held(facts), "any_client": True}  # fmt: skip
     return ask(reply, AWAIT_CLIENT, pending, buttons)
 
 
 def write_to_target(
-    store: CardStore, turn: Turn, target: Target, parsed: ParsedPreference
+    store: CardStore, turn: Turn, target: Target, facts: Sequence[ParsedPreference]
 ) -> Reply:
-    """Write ``parsed`` for whoever ``target`` says is meant, or ask."""
+    """Write the facts for whoever ``target`` says is meant, or ask."""
     if target.kind == CLIENT and target.client is not None:
-        return write_fact(store, turn, target.client, parsed)
+        return write_facts(store, turn, target.client, facts)
     if target.kind == CHOOSE:
-        return choose_reply(turn, target, "write", {"fact": _fact_dict(parsed)})
+        return choose_reply(turn, target, "write", _held(facts))
     if target.kind == NOT_FOUND:
         return not_found_reply(turn, target.mention, "write_not_found", target.near)
     if target.kind == MISMATCH and target.client is not None:
         card = ClientCard.of(target.client)
-        return _ask_whose(store, turn, parsed, "pronoun_mismatch", who=card.who,
+        return _ask_whose(store, turn, facts, "pronoun_mismatch", who=card.who,
                           gender="男" if target.client.gender == "男" else "女")  # fmt: skip
-    return _ask_whose(store, turn, parsed, "ask_preference_client")
+    return _ask_whose(store, turn, facts, "ask_preference_client")
 
 
 def record_preference(store: CardStore, turn: Turn) -> Reply:
@@ -311,15 +350,15 @@ def record_preference(store: CardStore, turn: Turn) -> Reply:
     alias = parse_alias(turn.text)
     if alias is not None:
         return _record_alias(store, turn, resolver, alias.alias, alias.kind)
-    span = fact_span(turn.text, spans(resolver.mentions), store.vocabulary)
-    parsed = parse_value(span[1], store.vocabulary, today()) if span else None
+    values = fact_values(turn.text, spans(resolver.mentions), store.vocabulary)
+    facts = [f for _, value in values if (f := parse_value(value, store.vocabulary, today()))]
     pending = turn.slots.get(PENDING)
-    if parsed is None:
+    if not facts:
         if isinstance(pending, dict) and pending.get("fact") and resolver.mentions:
             # 记到钱雅琴卡上 answering 记在哪位客户的卡上？
-            return write_to_target(store, turn, resolver.target(), _fact_of(pending["fact"]))
+            return write_to_target(store, turn, resolver.target(), _pending_facts(pending))
         return base_reply(turn, [Message("ask_preference_value")])
-    return write_to_target(store, turn, resolver.target(span[0] if span else None), parsed)
+    return write_to_target(store, turn, resolver.target(values[0][0]), facts)
 
 
 def _record_alias(store: CardStore, turn: Turn, resolver: Resolver, alias: str, kind: str) -> Reply:
@@ -570,9 +609,9 @@ def answer_replace(
     if _CANCEL.search(text):
         return base_reply(turn, [Message("write_cancelled")])
     if _KEEP.search(text) or option == "keep":
-        return write_fact(store, turn, client, _fact_of(pending["fact"]), replace=False)
+        return write_facts(store, turn, client, _pending_facts(pending), replace=False)
     if _REPLACE.search(text) or option == "replace":
-        return write_fact(store, turn, client, _fact_of(pending["fact"]), replace=True)
+        return write_facts(store, turn, client, _pending_facts(pending), replace=True)
     reply = base_reply(turn, [Message("replace_unclear")])
     buttons = [
         Button("替换", intent_payload("choose_option", option="replace")),
@@ -588,7 +627,7 @@ def complete_card_op(
     if op == "lookup":
         return card_reply(turn, client)
     if op == "write":
-        return write_fact(store, turn, client, _fact_of(pending["fact"]))
+        return write_facts(store, turn, client, _pending_facts(pending))
     if op == "correct":
         writer = CardWriter(store.session, store.vocabulary, turn.advisor)
         correction = {key: str(pending.get(key, "")) for key in ("right", "wrong")}

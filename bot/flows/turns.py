@@ -34,7 +34,7 @@ from bot.flows.facts import card_values, clean_fact, dislikes
 from bot.flows.scripts import GENERAL, load_library
 from bot.flows.summary import summarize
 from bot.followups.tasks import record_complaint_progress
-from bot.nlu.preferences import ParsedPreference, fact_span, parse_value
+from bot.nlu.preferences import ParsedPreference, fact_values, parse_value
 from bot.replies import Button, Message, Reply
 from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, MODE, PENDING, Turn
 
@@ -205,19 +205,20 @@ def _describe(flow: Flow, move: Move) -> Message:
     return Message("step_stay", {"step_title": step.title, "evidence": step.evidence})
 
 
-def _card_fact(
+def _card_facts(
     store: CardStore, turn: Turn, resolver: Resolver
-) -> tuple[int, ParsedPreference] | None:
-    """A relayed statement that is a fact for the card (她说她对芒果过敏, 他喜欢坐包间)."""
-    span = fact_span(turn.text, spans(resolver.mentions), store.vocabulary)
-    if span is None:
-        return None
-    parsed = parse_value(span[1], store.vocabulary, card_turns.today())
-    if parsed is None or parsed.category not in store.vocabulary.relayed_card_categories:
-        return None
-    if store.vocabulary.category_of(span[1]) is None:
-        return None
-    return span[0], parsed
+) -> tuple[int, list[ParsedPreference]] | None:
+    """Relayed statements that are facts for the card (她说她对芒果过敏, 他喜欢坐包间),
+    one per kind of fact in a run-on; with where the first starts."""
+    values = fact_values(turn.text, spans(resolver.mentions), store.vocabulary)
+    facts = []
+    for _, value in values:
+        parsed = parse_value(value, store.vocabulary, card_turns.today())
+        if parsed is None or parsed.category not in store.vocabulary.relayed_card_categories:
+            continue
+        if store.vocabulary.category_of(value) is not None:
+            facts.append(parsed)
+    return (values[0][0], facts) if facts else None
 
 
 def relay_signal(store: CardStore, turn: Turn, signal: str | None = None) -> Reply:
@@ -228,7 +229,7 @@ def relay_signal(store: CardStore, turn: Turn, signal: str | None = None) -> Rep
     """
     active = current(turn)
     resolver = Resolver(store, turn)
-    fact = _card_fact(store, turn, resolver)
+    fact = _card_facts(store, turn, resolver)
     if active is None:
         if fact is not None:
             return card_turns.write_to_target(store, turn, resolver.target(fact[0]), fact[1])

@@ -125,6 +125,37 @@ def fact_span(
     return (with_cue or sorted(segments, key=lambda s: -len(s[1])))[0]
 
 
+# Where a voice run-on changes subject: pauses and the words that add another fact.
+_CLAUSE = re.compile(r"[\s,，。；;！!]+|还有|另外|而且|并且")
+
+
+def fact_values(
+    text: str, mentions: Sequence[tuple[int, int]], vocabulary: Vocabulary
+) -> list[tuple[int, str]]:
+    """The facts in the message: usually the one :func:`fact_span` finds, but a run-on
+    whose clauses carry cues of different categories holds one fact per such clause
+    (宋总今天带了俩朋友来 坐大包间 他说想喝点白葡萄酒 → 坐大包间, 想喝点白葡萄酒).
+
+    A clause without a cue belongs to the fact before it (戒圈 现在是11号 stays one)
+    and context before the first fact is dropped (今天带了俩朋友来 is no preference);
+    clauses of one category stay one value, as the advisor said them.
+    """
+    span = fact_span(text, mentions, vocabulary)
+    if span is None:
+        return []
+    offset, segment = span
+    facts: list[list[str]] = []
+    for part in _CLAUSE.split(segment):
+        clause = _clean_segment(part)
+        if clause and vocabulary.category_of(clause):
+            facts.append([clause])
+        elif clause and facts:
+            facts[-1].append(clause)
+    if len({vocabulary.category_of(fact[0]) for fact in facts}) < 2:
+        return [span]
+    return [(offset, " ".join(fact)) for fact in facts]
+
+
 def parse_preference(
     text: str,
     mentions: Sequence[tuple[int, int]],
