@@ -4,8 +4,9 @@ Name lookups by surname and honorific (王先生, 欧阳小jie) read the ``surna
 column. 0004 filled it for the cards that existed then, and every card written
 since gets it from the store; but a database created while 0004 was being
 written kept its cards with an empty surname, and there 宋总 or 徐老师 found
-nobody. This fills every empty surname by the same rule the store uses. The rows are found through the index led by ``surname``, so a store that is
-already right does no more than one index probe.
+nobody. This fills every empty surname by the same rule the store uses. The
+rows are found through the index led by ``surname``, so a store that is already
+right does no more than one index probe.
 
 Revision ID: 0012_surname_backfill
 Revises: 0011_honorific_ranking
