@@ -292,11 +292,19 @@ def write_facts(
         done.append(reply)
         if asked:
             break
+    return _joined(done)
+
+
+def _joined(done: list[Reply]) -> Reply:
+    """Replies of one turn as one: every message and write in order, the last's
+    question (if any) last, a name that found nobody kept."""
     last = done[-1]
     if len(done) > 1:
         last.messages[:0] = [m for reply in done[:-1] for m in reply.messages]
-        writes = [w for reply in done for w in reply.extra.get("writes", [])]
-        last.extra["writes"] = writes
+        last.extra["writes"] = [w for reply in done for w in reply.extra.get("writes", [])]
+        missing = [r.extra["not_found"] for r in done if "not_found" in r.extra]
+        if missing:
+            last.extra["not_found"] = missing[0]
         for reply in done[:-1]:
             last.slots = {**reply.slots, **last.slots}
     return last
@@ -358,7 +366,27 @@ def record_preference(store: CardStore, turn: Turn) -> Reply:
             # 记到钱雅琴卡上 answering 记在哪位客户的卡上？
             return write_to_target(store, turn, resolver.target(), _pending_facts(pending))
         return base_reply(turn, [Message("ask_preference_value")])
+    if len(resolver.mentions) > 1 and _SHARED.search(turn.text[resolver.mentions[-1].end :]):
+        return _write_shared(store, turn, resolver, facts)
     return write_to_target(store, turn, resolver.target(values[0][0]), facts)
+
+
+# 李总和黄先生都不吃香菜: after the last name, a word that gives the fact to all named.
+_SHARED = re.compile(r"^[\s,，、]*(?:两位|两个人|俩人|两人|俩|他们|她们)?都")
+
+
+def _write_shared(
+    store: CardStore, turn: Turn, resolver: Resolver, facts: Sequence[ParsedPreference]
+) -> Reply:
+    """The facts go onto the card of every client named; a name that finds nobody is
+    said, and the first that needs a choice is asked (keeping the facts for it)."""
+    done: list[Reply] = []
+    for target in resolver.all_named():
+        reply = write_to_target(store, turn, target, facts)
+        done.append(reply)
+        if AWAITING in reply.slots:
+            break
+    return _joined(done)
 
 
 def _record_alias(store: CardStore, turn: Turn, resolver: Resolver, alias: str, kind: str) -> Reply:

@@ -31,6 +31,8 @@ _RELAY = re.compile(
     r"(?:说|讲|提到|提了|觉得|表示|反馈|告诉我|跟我说)?[了过]?[\s:：,，、]*"
     r"(?:他|她|自己)?(?:是|对)?(?=.)"
 )
+# 王总和李总都不吃香菜: the 都 that shares the fact between the clients named.
+_SHARED_BY_ALL = re.compile(r"^(?:两位|两个人|俩人|两人|俩|他们|她们)?都(?=[\u4e00-\u9fff])")
 _PRONOUN_SUBJECT = re.compile(r"^(?:他|她|这位|客人|客户|TA|ta)(?=[^\s,，说])")
 _TRAILING_COMMAND = re.compile(
     r"(?:[\s,，。.!！~～]*(?:你|请|麻烦)?(?:帮我|帮忙|给我)?"
@@ -95,6 +97,7 @@ def _clean_segment(segment: str) -> str:
     rest = _ARRIVED.sub("", rest)
     rest = _RELAY.sub("", rest, count=1)
     rest = _PRONOUN_SUBJECT.sub("", rest)
+    rest = _SHARED_BY_ALL.sub("", rest)
     rest = strip_command(rest)
     for _ in range(3):
         rest = _TRAILING.sub("", rest)
