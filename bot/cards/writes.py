@@ -9,6 +9,7 @@ preference's ``status`` and logs a :class:`PreferenceEvent`; the rows stay.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -40,6 +41,10 @@ RESTORED = "restored"
 ALIAS = "alias"
 ALLERGY = "过敏"
 DATES = "重要日期"
+# 还是要那个大包间: the words that say a note repeats what holds, not a change.
+_STILL = re.compile(
+    r"^(?:还是|依旧|依然|照旧|照样|仍然)(?:要|坐|喝|吃|用|选)?(?:那个|这个|那种|那间|那张)?"
+)
 
 
 @dataclass
@@ -160,6 +165,9 @@ class CardWriter:
         )
         if same is not None:
             return WriteOutcome(EXISTS, same)
+        kept = self._restated(client, parsed)
+        if kept is not None:
+            return WriteOutcome(EXISTS, kept)
         if conflicting and not certain and replace is None:
             return WriteOutcome(ASK, None, conflicting)
         replaced = conflicting if (certain or replace) else []
@@ -168,6 +176,18 @@ class CardWriter:
             self._end(client, old, SUPERSEDED, f"被「{parsed.value}」替换", by=preference)
         self._touch(client)
         return WriteOutcome(SUPERSEDED if replaced else ADDED, preference, replaced)
+
+    @staticmethod
+    def _restated(client: Client, parsed: ParsedPreference) -> Preference | None:
+        """The current value a 还是… note repeats: 还是要那个大包间 says the card's
+        「大包间 要能投屏」 still holds, not that it changed."""
+        core = _STILL.sub("", parsed.value)
+        if core == parsed.value or len(core) < 2:
+            return None
+        return next(
+            (p for p in current(client) if p.category == parsed.category and core in p.value),
+            None,
+        )
 
     def _add(self, client: Client, parsed: ParsedPreference) -> Preference:
         now = utcnow()
