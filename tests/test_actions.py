@@ -191,11 +191,12 @@ def test_undo_and_correction_leave_one_current_value(demo_db: str) -> None:
     run(ActionRecordPreference(), "记一下王志强喜欢喝单枞", "record_preference")
     fixed, _ = run(ActionCorrectRecord(), "不是单枞是大红袍", "correct_record")
     changes = [(w["value"], w["change"]) for w in copilot(fixed[0])["writes"]]
-    assert changes == [("喜欢喝单枞", "retracted"), ("大红袍", "added")]
+    # the corrected word replaced inside the value, the rest of the note kept
+    assert changes == [("喜欢喝单枞", "retracted"), ("喜欢喝大红袍", "added")]
     undone, _ = run(ActionCorrectRecord(), "撤回", "correct_record")
     assert "撤回" in undone[0]["text"] and "大红袍" in undone[0]["text"]
     values = [p["value"] for p in copilot(undone[0])["client"]["preferences"]]
-    assert "大红袍" not in values and "喜欢喝单枞" not in values
+    assert "喜欢喝大红袍" not in values and "喜欢喝单枞" not in values
 
 
 def test_every_reply_carries_the_payload_contract(demo_db: str) -> None:
