@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.cards.audit import CardAccess
 from bot.cards.card import ClientCard, PreferenceView, phone_tail
-from bot.cards.models import Client, PreferenceEvent
+from bot.cards.models import Client, Preference, PreferenceEvent
 from bot.cards.names import Mention
 from bot.cards.resolver import (
     CHOOSE,
@@ -35,7 +35,13 @@ from bot.cards.resolver import (
 from bot.cards.store import COUNT_CAP, CardStore
 from bot.cards.writes import ASK, EXISTS, NOT_ON_CARD, RETIRED, CardWriter, WriteOutcome
 from bot.clock import to_local, utcnow
-from bot.nlu.preferences import ParsedPreference, fact_values, parse_alias, parse_value
+from bot.nlu.preferences import (
+    SHARED_BY_ALL,
+    ParsedPreference,
+    fact_values,
+    parse_alias,
+    parse_value,
+)
 from bot.replies import Button, Message, Reply
 from bot.turn import ACTIVE_CLIENT, AWAITING, FLOW_STATE, FLOW_STEP, PENDING, Turn
 
@@ -372,7 +378,7 @@ def record_preference(store: CardStore, turn: Turn) -> Reply:
 
 
 # 李总和黄先生都不吃香菜: after the last name, a word that gives the fact to all named.
-_SHARED = re.compile(r"^[\s,，、]*(?:两位|两个人|俩人|两人|俩|他们|她们)?都")
+_SHARED = re.compile(rf"^[\s,，、]*{SHARED_BY_ALL}")
 
 
 def _write_shared(
@@ -466,7 +472,7 @@ def correct_record(store: CardStore, turn: Turn) -> Reply:
         client = target.client if target.kind == CLIENT else None
         if correction["right"] and (client is not None or last is not None):
             named_client = client if target.via == "named" else None
-            reply = correct_value(store, turn, writer, client, correction, named_client)
+            reply = correct_value(store, turn, writer, client, correction, named_client, last)
             if reply is not None:
                 return reply
     if last is None:
@@ -485,6 +491,7 @@ def correct_value(
     client: Client | None,
     correction: dict[str, str],
     named: Client | None,
+    last: Preference | None,
 ) -> Reply | None:
     """不是X是Y: Y replaces X on the card meant, or replaces the advisor's last write.
 
@@ -492,10 +499,10 @@ def correct_value(
     on it is the one corrected (杨子轩的鞋码其实是44 不是43 fixes 鞋码43, whoever was
     written last). Without such a value the advisor's last write is corrected, unless
     another client was named: a correction never lands on a client not meant. None
-    when there is nothing to correct and nobody was named.
+    when there is nothing to correct and nobody was named. ``last``: the advisor's
+    last write (``writer.last_write()``, which the caller has already read).
     """
     right, wrong = correction["right"], correction.get("wrong", "")
-    last = writer.last_write()
     found = writer.find_current(client, wrong) if client is not None and wrong else None
     if found is None and last is not None and (named is None or last.client.id == named.id):
         found = last
@@ -659,12 +666,11 @@ def complete_card_op(
     if op == "correct":
         writer = CardWriter(store.session, store.vocabulary, turn.advisor)
         correction = {key: str(pending.get(key, "")) for key in ("right", "wrong")}
-        reply = correct_value(store, turn, writer, client, correction, client)
+        last = writer.last_write()
+        reply = correct_value(store, turn, writer, client, correction, client, last)
         return reply or card_reply(turn, client)
     if op == "move":
         writer = CardWriter(store.session, store.vocabulary, turn.advisor)
-        from bot.cards.models import Preference
-
         preference = store.session.get(Preference, pending.get("preference_id"))
         if preference is None:
             return base_reply(turn, [Message("nothing_to_undo")])

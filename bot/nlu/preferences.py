@@ -32,7 +32,8 @@ _RELAY = re.compile(
     r"(?:他|她|自己)?(?:是|对)?(?=.)"
 )
 # 王总和李总都不吃香菜: the 都 that shares the fact between the clients named.
-_SHARED_BY_ALL = re.compile(r"^(?:两位|两个人|俩人|两人|俩|他们|她们)?都(?=[\u4e00-\u9fff])")
+SHARED_BY_ALL = r"(?:两位|两个人|俩人|两人|俩|他们|她们)?都"
+_SHARED_BY_ALL = re.compile(rf"^{SHARED_BY_ALL}(?=[\u4e00-\u9fff])")
 _PRONOUN_SUBJECT = re.compile(r"^(?:他|她|这位|客人|客户|TA|ta)(?=[^\s,，说])")
 _TRAILING_COMMAND = re.compile(
     r"(?:[\s,，。.!！~～]*(?:你|请|麻烦)?(?:帮我|帮忙|给我)?"
