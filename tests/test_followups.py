@@ -497,6 +497,59 @@ def test_concurrent_claims_from_two_processes_never_overlap(db_url: str) -> None
     print(json.dumps({"claims": {"w1": len(first), "w2": len(second)}}))
 
 
+def start_job_store(url: str, go: Any, out: Any) -> None:
+    """In a process of its own: once both are ready, start the scheduler's job store."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from bot.followups.scheduler import JOBS_TABLE, job_store_engine
+
+    store = SQLAlchemyJobStore(engine=job_store_engine(url), tablename=JOBS_TABLE)
+    out.put(None)
+    go.wait(60)
+    try:
+        store.start(None, "default")
+    except Exception as error:  # the test reports what failed
+        out.put(f"{type(error).__name__}: {error}")
+    else:
+        out.put("started")
+
+
+def test_two_schedulers_starting_together_on_a_new_database_both_start(
+    tmp_path: Path,
+) -> None:
+    """APScheduler creates its table by checking first; two at once used to race (the
+    second CREATE failed and that scheduler exited). The migrations make the table."""
+    import multiprocessing
+
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import inspect
+
+    from bot.followups.scheduler import JOBS_TABLE, job_store_engine
+
+    spawn = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'new{attempt}.db'}"
+        db.upgrade(url)
+        out, go = spawn.Queue(), spawn.Event()
+        starters = [spawn.Process(target=start_job_store, args=(url, go, out)) for _ in "ab"]
+        for starter in starters:
+            starter.start()
+        assert [out.get(timeout=120) for _ in starters] == [None, None]
+        go.set()
+        assert [out.get(timeout=120) for _ in starters] == ["started", "started"]
+        for starter in starters:
+            starter.join(30)
+    # The migration's table is the job store's own: same columns, same index.
+    store = SQLAlchemyJobStore(engine=job_store_engine(url), tablename=JOBS_TABLE)
+    inspector = inspect(db.get_engine(url))
+    assert [c["name"] for c in inspector.get_columns(JOBS_TABLE)] == [
+        c.name for c in store.jobs_t.columns
+    ]
+    assert {i["name"] for i in inspector.get_indexes(JOBS_TABLE)} == {
+        i.name for i in store.jobs_t.indexes
+    }
+
+
 def test_done_task_is_not_reminded(db_url: str) -> None:
     with db.session_scope(db_url) as session:
         team(session)

@@ -20,7 +20,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.evaluate import TEST_SPLITS, test_examples
+from bot.nlu.evaluate import TEST_SPLITS
+from bot.nlu.evaluate import test_examples as split_examples  # not collected as a test
 from bot.nlu.linear_intents import (
     MODEL_FILE,
     NAME,
@@ -41,7 +42,7 @@ def test_probabilities_are_scikit_learns(rasa_agent: Any) -> None:
     """Every test-split text: the contiguous-weights softmax equals ``predict_proba``."""
     [classifier] = _components(rasa_agent, LinearIntentClassifier)
     [tokenizer] = _components(rasa_agent, Tokenizer)
-    texts = [text for split in TEST_SPLITS for text, _ in test_examples(split)]
+    texts = [text for split in TEST_SPLITS for text, _ in split_examples(split)]
     messages = tokenizer.process([Message(data={TEXT: text}) for text in texts])
     features = classifier._features(messages)
     expected = classifier.parts["model"].predict_proba(features)

@@ -1,8 +1,9 @@
 """The follow-up scheduler process: ``python -m bot.followups.scheduler``.
 
 APScheduler runs three jobs and keeps them in the database (its SQLAlchemy job
-store, table ``apscheduler_jobs``), so a restart picks up the schedule where it
-was, late runs included, instead of starting a fresh loop that forgot it:
+store, table ``apscheduler_jobs``, made by migration 0013 so that schedulers
+starting together do not race to create it), so a restart picks up the schedule
+where it was, late runs included, instead of starting a fresh loop that forgot it:
 
 - ``followups.sweep``: claim and send the WeCom reminders that are due;
 - ``followups.generate``: make tasks from cards, visit notes and complaints;
