@@ -19,6 +19,7 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import hstack
 
 from bot.nlu.evaluate import TEST_SPLITS
 from bot.nlu.evaluate import test_examples as split_examples  # not collected as a test
@@ -45,8 +46,28 @@ def test_probabilities_are_scikit_learns(rasa_agent: Any) -> None:
     texts = [text for split in TEST_SPLITS for text, _ in split_examples(split)]
     messages = tokenizer.process([Message(data={TEXT: text}) for text in texts])
     features = classifier._features(messages)
+    assert_same_features(features, _sklearn_features(classifier, messages))
     expected = classifier.parts["model"].predict_proba(features)
     assert np.allclose(classifier.probabilities(features), expected, rtol=0, atol=1e-9)
+
+
+def _sklearn_features(classifier: LinearIntentClassifier, messages: list[Message]) -> Any:
+    """The two views as scikit-learn's own ``transform`` makes them."""
+    assert classifier.parts is not None
+    return hstack(
+        [
+            classifier.parts["chars"].transform([_chars(m) for m in messages]),
+            classifier.parts["words"].transform([_words(m) for m in messages]),
+        ]
+    ).tocsr()
+
+
+def assert_same_features(ours: Any, theirs: Any) -> None:
+    theirs.sort_indices()
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours.indptr, theirs.indptr)
+    assert np.array_equal(ours.indices, theirs.indices)
+    assert np.allclose(ours.data, theirs.data, rtol=0, atol=1e-12)
 
 
 def _context() -> ExecutionContext:
@@ -69,6 +90,9 @@ def test_trains_saves_and_loads(tmp_path: Path) -> None:
              ("记下她喝美式", record), ("你好呀", greet), ("早上好", greet)]  # fmt: skip
     classifier.train(TrainingData([_tokenized(text, intent) for text, intent in pairs]))
     loaded = LinearIntentClassifier.load({}, storage, resource, _context())
+    texts = ["查一下陈先生", "记一下她喝美式 喝 喝", "", "完全没见过的字", "你好呀 早上好"]
+    messages = [_tokenized(text) for text in texts]
+    assert_same_features(loaded._features(messages), _sklearn_features(loaded, messages))
     [message] = loaded.process([_tokenized("查一下陈先生")])
     assert message.get("intent")["name"] == "lookup_client"
     ranking = message.get("intent_ranking")

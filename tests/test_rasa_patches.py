@@ -179,3 +179,103 @@ def test_the_listeners_patch_a_loaded_agent_and_close_at_stop(
     asyncio.run(listeners["before_server_stop"](app, None))
     assert done == ["runner", "frozen", "closed"]
     assert getattr(RemoteAction, "_copilot_compiled_validation", False)
+
+
+def _responses() -> list[Any]:
+    """Action server answers: every event rasa-sdk makes, and each broken in the ways
+    the schema forbids (and in ways it allows)."""
+    from datetime import datetime
+
+    from rasa_sdk import events as sdk
+
+    entity = {"entity": "client_name", "value": "王建国", "start": 0, "end": 3}
+    made = [
+        sdk.UserUttered("王建国", {"intent": {"name": "lookup_client", "confidence": 0.9},
+                                  "entities": [entity], "text": "王建国"}),
+        sdk.BotUttered("好的", {"custom": {"copilot": {}}}, {"utter_action": "x"}),
+        sdk.SlotSet("active_client_id", "C0001"), sdk.SlotSet("pending", None),
+        sdk.Restarted(), sdk.SessionStarted(), sdk.UserUtteranceReverted(), sdk.AllSlotsReset(),
+        sdk.ReminderScheduled("remind", datetime(2026, 11, 29, 10)), sdk.ReminderCancelled(),
+        sdk.ActionReverted(), sdk.StoryExported(), sdk.FollowupAction("action_listen"),
+        sdk.ConversationPaused(), sdk.ConversationResumed(),
+        sdk.ActionExecuted("action_lookup_client", policy="RulePolicy", confidence=1.0),
+        sdk.AgentUttered("hi"), sdk.ActiveLoop("a_form"), sdk.Form("a_form"),
+        sdk.LoopInterrupted(True), sdk.FormValidation(False),
+        sdk.ActionExecutionRejected("action_x"),
+        {"event": "entities", "entities": [entity]},
+        {"event": "user_featurization", "use_text_for_featurization": False},
+    ]  # fmt: skip
+    broken: list[Any] = []
+    for event in made:
+        broken += [
+            {k: v for k, v in event.items() if k != "event"},
+            {**event, "event": "nope"},
+            {**event, "event": 5},
+            {**event, "timestamp": "yesterday"},
+            {**event, "metadata": 3},
+            {**event, "extra": {"anything": [1, 2]}},  # allowed: no additionalProperties
+        ]
+    broken += [
+        {"event": "slot", "name": "pending"},
+        {"event": "slot", "name": 3, "value": 1},
+        {"event": "entities"},
+        {"event": "entities", "entities": [{"entity": "x"}]},
+        {"event": "user", "parse_data": {"intent": {"name": 5}}},
+        {"event": "user", "parse_data": {"entities": [{"value": "x"}]}},
+        {"event": "user", "parse_data": {"response_selector": {"all_retrieval_intents": []}}},
+        {"event": "action", "name": 7},
+        {"event": "action", "hide_rule_turn": "no"},
+        "slot",
+        None,
+    ]
+    answers: list[Any] = [{"events": [event], "responses": []} for event in made + broken]
+    answers += [
+        {"events": made, "responses": [{"text": "好"}]},
+        {"events": made + broken[:1]},
+        {},
+        {"responses": [{"text": 3}]},
+        {"responses": ["好"]},
+        {"events": {"event": "slot"}},
+        {"events": None},
+        [],
+        "ok",
+    ]
+    return answers
+
+
+def test_action_validation_gives_jsonschemas_verdicts() -> None:
+    """3. Checked event by event, every answer gets the verdict of the whole schema."""
+    from jsonschema import ValidationError, validators
+
+    from bot.action_validation import ResponseValidator, dispatchable
+
+    spec = RemoteAction.action_response_format_spec()
+    assert dispatchable(spec), "Rasa's response schema changed shape: re-check the validator"
+    whole = validators.validator_for(spec)(spec)
+    fast = ResponseValidator(spec)
+    verdicts = [(whole.is_valid(answer), fast.is_valid(answer)) for answer in _responses()]
+    assert [expected for expected, _ in verdicts] == [got for _, got in verdicts]
+    assert sum(ok for ok, _ in verdicts) > 30 and sum(not ok for ok, _ in verdicts) > 80
+
+    rasa_patches.install_compiled_action_validation()
+    action = RemoteAction("action_x", None)
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}]})
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": [{"event": "slot", "name": "a"}]})
+
+
+def test_empty_domain_check_internals_and_verdicts() -> None:
+    """5. The per-message check still asks is_empty; with the empty domain made once, it
+    gives the answers it gave before for an empty and a loaded domain."""
+    from rasa.shared.core.domain import Domain
+
+    from bot.paths import project_root
+
+    assert "self.domain.is_empty()" in source(MessageProcessor._check_for_unseen_features)
+    loaded = Domain.load(str(project_root() / "domain"))
+    empty = Domain.from_dict({})
+    before = (loaded.is_empty(), empty.is_empty(), Domain.empty().is_empty())
+    rasa_patches.install_empty_domain_memo()
+    assert getattr(Domain.is_empty, "_copilot_memo", False)
+    assert (loaded.is_empty(), empty.is_empty(), Domain.empty().is_empty()) == before
+    assert before == (False, True, True)

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from rasa.core.actions.action import RemoteAction
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.core.utils import read_endpoints_from_path
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.cli import main
 from bot.locks import InProcessLockStore, RedisLockStore
@@ -141,6 +143,18 @@ def test_rasa_builds_the_single_machine_stores_from_endpoints_yml(
     assert isinstance(store, SqlTrackerStore) and store.event_limit == 20
     assert str(store.engine.url) == db_url
     assert isinstance(LockStore.create(endpoints.lock_store), InProcessLockStore)
+
+
+def test_action_calls_leave_the_domain_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No action reads the domain: Rasa's selective domain keeps it out of every call."""
+    rasa_env(Settings().replace(actions_secret=SECRET, nlu_token=SECRET), monkeypatch)
+    endpoints = read_endpoints_from_path(str(ROOT / "endpoints.yml"))
+    domain = Domain.load(str(ROOT / "domain"))
+    tracker = DialogueStateTracker.from_events("A001", [], domain.slots)
+    assert domain.user_actions
+    for name in domain.user_actions:
+        call = RemoteAction(name, endpoints.action)._action_call_format(tracker, domain)
+        assert "domain" not in call and call["next_action"] == name
 
 
 def test_rasa_builds_the_redis_stores_for_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
