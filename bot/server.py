@@ -27,6 +27,7 @@ so the tests exercise the same start-up path an operator uses.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -106,11 +107,44 @@ class _Step:
     describe: str
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Where free_port looks when the ephemeral range leaves no room below it.
+FALLBACK_PORTS = range(20000, 30000)
+_handed_out: set[int] = set()
+
+
+def _listening_ports() -> range:
+    """Ports below the kernel's ephemeral range (from 10000 up).
+
+    A port the kernel picks for ``bind(0)`` comes from the ephemeral range, the
+    same range every outgoing connection takes its local port from: between the
+    pick and the server's own bind, a client connection (Redis, PostgreSQL, a
+    test's HTTP client) can take it, and the server fails to start. Ports below
+    that range are never given to outgoing connections.
+    """
+    try:
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return FALLBACK_PORTS
+    return range(10000, low) if low - 10000 >= 1000 else FALLBACK_PORTS
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on now (for a redis-server started here)."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on loopback that nobody listens on now and this process has not
+    handed out before (for the servers ``copilot up`` and the tests start)."""
+    candidates = list(_listening_ports())
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise ServerError("no free TCP port on 127.0.0.1 below the ephemeral range")
 
 
 def _answers(url: str) -> Callable[[], bool]:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.server import Servers, running
-from tests.test_e2e import free_port
+from bot.server import Servers, free_port, running
 
 pytestmark = pytest.mark.servers
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

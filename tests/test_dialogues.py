@@ -81,8 +81,8 @@ from bot.cards.models import (
 from bot.cards.names import alias_key
 from bot.clock import LOCAL_TZ, utcnow
 from bot.nlu.vocabulary import load_vocabulary
-from bot.server import Servers, running
-from tests.test_e2e import free_port, post
+from bot.server import Servers, free_port, running
+from tests.test_e2e import post
 
 pytestmark = pytest.mark.servers
 

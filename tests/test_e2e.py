@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -13,15 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.server import Servers, running
+from bot.server import Servers, free_port, running
 
 pytestmark = pytest.mark.servers
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.server import Servers, running
+from bot.server import Servers, free_port, running
 from tests.fake_wecom import FakeWeCom, running_fake
 from tests.test_browser import ARTIFACTS, CARD_SHOWS, CHROMIUM_FLAGS, chromium
-from tests.test_e2e import free_port
 
 pytestmark = pytest.mark.servers
 CORP, SECRET, AGENT = "wwcorp0001", "fake-secret", "1000002"

@@ -18,9 +18,8 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from bot.channels.wecom.api import WeComApiError, WeComClient
 from bot.channels.wecom.crypto import WeComCrypto, WeComCryptoError
 from bot.channels.wecom.render import MAX_BYTES, render, split
-from bot.server import Servers, running
+from bot.server import Servers, free_port, running
 from tests.fake_wecom import FakeWeCom, running_fake
-from tests.test_e2e import free_port
 
 # The sample values published with WeCom's callback documentation.
 SAMPLE = {
