@@ -70,6 +70,8 @@ class KeepAliveEndpoint(EndpointConfig):
                 auth=auth,
                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
                 connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_SECONDS),
+                # The action server sets no cookies: nothing to store or send back.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 json_serialize=_json,
             )
         yield self._shared

@@ -52,6 +52,7 @@ def assert_same_parse(got: dict[str, Any], expected: dict[str, Any]) -> None:
 def test_fast_path_parses_exactly_as_rasa_does(rasa_agent: Any, interpreter: Interpreter) -> None:
     assert interpreter.pinned == 1  # DIET's prediction graph
     assert interpreter.batched == 1  # and its node
+    assert interpreter.counted == 1  # the n-gram featurizer
     texts = [text for text, _ in evaluate.test_examples()]
     expected = [asyncio.run(rasa_agent.parse_message(text)) for text in texts]
     for text, theirs in zip(texts, expected, strict=True):
@@ -67,6 +68,50 @@ def test_fast_path_parses_exactly_as_rasa_does(rasa_agent: Any, interpreter: Int
         assert len(got) == len(texts)
         for mine, theirs in zip(got, expected, strict=True):
             assert_same_parse(mine, theirs)
+
+
+def test_n_gram_features_are_the_matrices_rasa_builds(interpreter: Interpreter) -> None:
+    """Every test-split message's token and sentence matrices, built directly, equal
+    what Rasa's featurizer builds through scikit-learn: same shape, dtypes, order, values."""
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+        CountVectorsFeaturizer,
+    )
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.count_features import install_count_rows
+
+    featurizer = next(
+        c for c in interpreter._runner.components() if isinstance(c, CountVectorsFeaturizer)
+    )
+    assert "_create_features" in vars(featurizer)  # installed on this instance only
+    from bot.nlu.components import CleanJiebaTokenizer
+
+    tokenizer = next(
+        c for c in interpreter._runner.components() if isinstance(c, CleanJiebaTokenizer)
+    )
+    texts = [text for text, _ in evaluate.test_examples()] + ["😀😀", "Amy孙 ok"]
+    compared = 0
+    for text in texts:
+        message = Message({"text": text})
+        tokenizer.process([message])
+        tokens = [t.text for t in message.get("text_tokens")]
+        for attribute in ("text", "no_such_attribute"):
+            mine = featurizer._create_features(attribute, [tokens, []])
+            theirs = CountVectorsFeaturizer._create_features(featurizer, attribute, [tokens, []])
+            for got, expected in zip([*mine[0], *mine[1]], [*theirs[0], *theirs[1]], strict=True):
+                assert (got is None) == (expected is None), (text, attribute)
+                if expected is None:
+                    continue
+                assert got.format == expected.format == "coo" and got.shape == expected.shape
+                for part in ("row", "col", "data"):
+                    a, b = getattr(got, part), getattr(expected, part)
+                    assert a.dtype == b.dtype and a.tolist() == b.tolist(), (text, part)
+                compared += 1
+    assert compared == 2 * len(texts)
+    # A vectorizer it cannot reproduce keeps Rasa's method.
+    other = CountVectorsFeaturizer.__new__(CountVectorsFeaturizer)
+    other.vectorizers = {"text": SimpleNamespace(binary=False, vocabulary_={"a": 0})}
+    assert not install_count_rows(other) and "_create_features" not in vars(other)
 
 
 def test_messages_that_arrive_together_are_parsed_together(interpreter: Interpreter) -> None:

@@ -279,3 +279,86 @@ def test_empty_domain_check_internals_and_verdicts() -> None:
     assert getattr(Domain.is_empty, "_copilot_memo", False)
     assert (loaded.is_empty(), empty.is_empty(), Domain.empty().is_empty()) == before
     assert before == (False, True, True)
+
+
+def _conversation(domain: Any) -> DialogueStateTracker:
+    """Two turns of a conversation, the second being answered."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        BotUttered,
+        SessionStarted,
+        SlotSet,
+        UserUttered,
+    )
+
+    from bot.advisors import AdvisorIdentity
+
+    def said(text: str, intent: str, **entities: str) -> UserUttered:
+        found = [{"entity": k, "value": v, "start": 0, "end": len(v)} for k, v in entities.items()]
+        return UserUttered(
+            text,
+            {"name": intent, "confidence": 0.93},
+            found,
+            {"text": text, "intent_ranking": [{"name": intent, "confidence": 0.93}]},
+            metadata=AdvisorIdentity("A-ZHOU", "周婷", "静安店", "advisor").to_metadata(),
+        )
+
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        said("帮我查一下王先生", "lookup_client", client_name="王先生"),
+        ActionExecuted("action_lookup_client"),
+        BotUttered("王建国先生的卡片……", {"custom": {"copilot": {"client": "C0001"}}}),
+        SlotSet("active_client_id", "C0001"),
+        ActionExecuted("action_listen"),
+        said("记一下他喜欢靠窗", "record_preference"),
+    ]
+    return DialogueStateTracker.from_events("A-ZHOU", events, slots=domain.slots)
+
+
+def test_action_calls_carry_the_current_turn_and_what_rasa_sends_besides() -> None:
+    """6. The call is Rasa's own but for the events: those from the latest action_listen.
+    The actions build the same turn from it, with and without selective domains."""
+    from rasa.shared.core.domain import Domain
+    from rasa_sdk import Tracker
+
+    from actions.adapter import turn_from_tracker
+    from bot.action_payload import install_current_turn_calls
+    from bot.paths import project_root
+
+    assert "self._action_call_format(tracker, domain)" in source(RemoteAction.run)
+    install_current_turn_calls()  # perhaps already, by the listeners' test
+    patched = RemoteAction._action_call_format
+    original = patched._copilot_original  # type: ignore[attr-defined]
+    assert "tracker.current_state(EventVerbosity.ALL)" in source(original)
+
+    domain = Domain.load(str(project_root() / "domain"))
+    tracker = _conversation(domain)
+    for selective in (True, False):
+        endpoint = EndpointConfig("http://127.0.0.1:1/webhook", enable_selective_domain=selective)
+        action = RemoteAction("action_record_preference", endpoint)
+        full, sent = original(action, tracker, domain), patched(action, tracker, domain)
+        full_events, sent_events = full["tracker"].pop("events"), sent["tracker"].pop("events")
+        assert sent == full
+        assert ("domain" in sent) is not selective
+        assert [e["event"] for e in sent_events] == ["action", "user"]
+        assert sent_events == full_events[-2:] and len(full_events) == 9
+        turns = [
+            turn_from_tracker(
+                Tracker.from_dict({**call["tracker"], "events": events}), lambda _: None
+            )
+            for call, events in ((full, full_events), (sent, sent_events))
+        ]
+        assert turns[0] == turns[1] and turns[0].slots["active_client_id"] == "C0001"
+        assert turns[0].text == "记一下他喜欢靠窗" and turns[0].advisor.id == "A-ZHOU"
+
+
+def test_a_conversation_without_action_listen_sends_every_event() -> None:
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    from bot.action_payload import current_turn
+
+    events = [ActionExecuted("action_session_start"), SessionStarted()]
+    assert current_turn(events) == events
+    assert current_turn([]) == []

@@ -451,6 +451,58 @@ def test_reads_skip_the_work_that_makes_rasas_slow(
     assert state(cached) == state(tracker)
 
 
+def test_a_save_encodes_only_the_events_it_has_not_encoded_before(
+    reception: list[Event], domain: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The document is the JSON of every event's ``as_dict`` and the state, as if all were
+    encoded anew; the next turn's save encodes only the events that turn added."""
+    tracker = expected_after_save(reception, domain)
+    first = Snapshot.of(tracker, "v1").dumps()
+    encoded: list[str] = []
+
+    def counted(as_dict: Callable[[Event], dict[str, Any]]) -> Callable[[Event], dict[str, Any]]:
+        def encode(event: Event) -> dict[str, Any]:
+            encoded.append(type(event).__name__)
+            return as_dict(event)
+
+        return encode
+
+    def turn() -> list[Event]:
+        return [
+            ActionExecuted("action_listen"),
+            UserUttered("她对坚果过敏", {"name": "record_preference", "confidence": 0.9}),
+            ActionExecuted("action_record_preference"),
+            BotUttered("记下了：坚果过敏"),
+        ]
+
+    with monkeypatch.context() as patched:
+        for cls in {type(event) for event in [*tracker.events, *turn()]}:
+            patched.setattr(cls, "as_dict", counted(cls.as_dict))
+        again = Snapshot.loads("v1", first).tracker(SENDER, domain.slots)
+        for event in turn():
+            again.update(event)
+        cap(again, LIMIT)
+        Snapshot.of(again, "v2").dumps()  # encodes what was parsed, not yet encoded
+        encoded.clear()
+        for event in turn():
+            again.update(event)
+        cap(again, LIMIT)
+        second = Snapshot.of(again, "v3").dumps()
+    # The cap carries the slots set before its window as new SlotSet events at its head.
+    carried = [e for e in again.events if isinstance(e, SlotSet)][: encoded.count("SlotSet")]
+    assert all(e.timestamp == again.events[len(carried)].timestamp for e in carried)
+    assert sorted(n for n in encoded if n != "SlotSet") == sorted(
+        type(event).__name__ for event in turn()
+    )
+    document = json.loads(second)
+    events = [event.as_dict() for event in again.events]
+    assert document["events"] == json.loads(json.dumps(events)) and len(events) > LIMIT
+    assert json.loads(first)["events"] == json.loads(
+        json.dumps([e.as_dict() for e in tracker.events])
+    )
+    assert state(Snapshot.loads("v3", second).tracker(SENDER, domain.slots)) == state(again)
+
+
 def test_save_and_retrieve_time(backend: Backend, reception: list[Event], domain: Domain) -> None:
     """Wall time per call at 20 events, the backend's round trips included."""
     tracker = expected_after_save(reception, domain)

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,12 @@ class NameLexicon:
     # Surnames that are also conjunctions (她和太太, Linda和Kevin): a name only where a
     # sentence starts, and never the surname of an English name before it.
     conjunctions: tuple[str, ...] = ("和",)
+
+    @cached_property
+    def compiled(self) -> _Compiled:
+        """The patterns, made once per lexicon. Kept on the instance: a cache keyed
+        by the lexicon hashed and compared all its word lists on every message."""
+        return _compile(self)
 
     def to_json(self) -> str:
         raw = asdict(self)
@@ -190,7 +196,6 @@ def _alternatives(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-@cache
 def _compile(lexicon: NameLexicon) -> _Compiled:
     guards = dict(lexicon.guarded)
     options = []
@@ -304,7 +309,7 @@ def _latin_names(text: str, compiled: _Compiled) -> list[Span]:
 def find_names(lexicon: NameLexicon, text: str) -> list[Span]:
     """Spans of ``text`` that name a client by their shape, longest first, no overlaps:
     surname + title, a compound surname + given name, English names, Mr. + surname."""
-    compiled = _compile(lexicon)
+    compiled = lexicon.compiled
     found: list[Span] = []
     words: list[tuple[int, int, bool]] | None = None
     for match in compiled.surname_title.finditer(text):
@@ -368,7 +373,7 @@ def _given_name_end(lexicon: NameLexicon, text: str, end: int) -> int:
     """Where a given name of one or two characters after the surname ending at ``end``
     ends: before a particle or verb of saying (夏侯然说), a title (诸葛总 is the
     title rule's), or, as its second character, a common word (端木蓉承认)."""
-    compiled = _compile(lexicon)
+    compiled = lexicon.compiled
     stop = end
     while (
         stop < len(text)

@@ -19,6 +19,8 @@ tests and evaluation keep Rasa's own path, and a test checks both agree):
   DIET node's function (``GraphNode._fn``) is replaced by :func:`_predict_together`,
   which makes one batch of the messages and hands each its slice of the output
   to DIET's own ``_predict_label`` and ``_predict_entities``.
+- The character n-gram featurizer builds its matrices directly
+  (:mod:`bot.nlu.count_features`) instead of through scikit-learn's ``transform``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from rasa.core.channels import UserMessage
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.engine.graph import GraphNode
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -43,6 +48,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, INTENT_CLASSIFICATION
 
 from bot.graph_runner import run_sequentially
+from bot.nlu.count_features import install_count_rows
 
 if TYPE_CHECKING:
     from rasa.core.agent import Agent
@@ -129,6 +135,11 @@ class Interpreter:
         models = [getattr(component, "model", None) for component in runner.components()]
         self.pinned = sum(_pin_prediction_graph(model) for model in models if model is not None)
         self.batched = _batch_diet(runner.nodes())
+        self.counted = sum(
+            install_count_rows(component)
+            for component in runner.components()
+            if isinstance(component, CountVectorsFeaturizer)
+        )
 
     def parse(self, text: str) -> dict[str, Any]:
         """Rasa's parse data for ``text``: intent, intent ranking, entities."""
