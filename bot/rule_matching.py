@@ -19,13 +19,20 @@ seventh of the server's CPU). RulePolicy asks for them twice after each message,
 once to match rules on the text and once on the intent, from the same events;
 :func:`install_states_memo` keeps the last answer on the tracker and hands out
 copies (the featurizer edits the states it gets), until an event is added.
+Then, after the action, the states are asked for again with the action's events
+added: the earlier states cannot change when events are only appended (no
+restart, revert or loop), so the replay that gave them goes on over the new
+events instead of starting again from the first (RulePolicy never ignores
+rule-only turns; with them ignored, Rasa's own code runs).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 # Distinct (rule table, states) answers kept per policy; the oldest go first.
@@ -66,6 +73,23 @@ def install_rule_memo() -> None:
 
 
 _STATES = "_copilot_past_states"
+# Events that only add to a conversation's history: appended after the states
+# were worked out, they leave every earlier state as it was (Restarted, reverts,
+# SessionStarted and loops can rewrite which earlier events apply).
+_APPENDING = (ActionExecuted, SlotSet, BotUttered)
+
+
+@dataclass
+class _Kept:
+    """The last states worked out for a tracker, and the replay that gave them."""
+
+    domain: Any
+    rule_only_data: dict[str, Any] | None
+    flags: tuple[bool, bool]
+    count: int  # how many events the states cover
+    newest: Any  # the newest of them
+    states: list[dict[str, dict[str, Any]]]  # a private copy
+    replay: DialogueStateTracker | None  # the tracker replayed to the newest, if kept
 
 
 def _copied(states: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str, Any]]]:
@@ -74,8 +98,35 @@ def _copied(states: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str,
     return [{kind: dict(sub) for kind, sub in state.items()} for state in states]
 
 
+def _replayed_states(
+    tracker: DialogueStateTracker, domain: Any, omit_unset_slots: bool
+) -> tuple[list[dict[str, dict[str, Any]]], DialogueStateTracker]:
+    """``Domain.states_for_tracker_history`` without rule-only turns ignored (the states
+    before each action and at the end), and the replayed tracker it ends with."""
+    states = []
+    replay = tracker
+    for replay, _ in tracker.generate_all_prior_trackers():
+        states.append(domain._clean_state(domain.get_active_state(replay, omit_unset_slots)))
+    return states, replay
+
+
+def _extended(kept: _Kept, new_events: list[Any], omit_unset_slots: bool) -> list:
+    """The kept states carried on over events that only append: the replay goes on
+    from where it ended, adding the state before each new action and at the end."""
+    assert kept.replay is not None
+    domain, replay = kept.domain, kept.replay
+    states = kept.states[:-1]
+    for event in new_events:
+        if isinstance(event, ActionExecuted):
+            states.append(domain._clean_state(domain.get_active_state(replay, omit_unset_slots)))
+        replay.update(event)
+    states.append(domain._clean_state(domain.get_active_state(replay, omit_unset_slots)))
+    return states
+
+
 def install_states_memo() -> None:
-    """Make ``DialogueStateTracker.past_states`` reuse its answer while no event is added."""
+    """Make ``DialogueStateTracker.past_states`` reuse its answer while no event is added,
+    and carry it on when events are only appended."""
     original = DialogueStateTracker.past_states
     if getattr(original, "_copilot_memo", False):
         return
@@ -88,21 +139,40 @@ def install_states_memo() -> None:
         rule_only_data: dict[str, Any] | None = None,
     ) -> list[dict[str, dict[str, Any]]]:
         events = self.events
+        count = len(events)
         newest = events[-1] if events else None
+        flags = (omit_unset_slots, ignore_rule_only_turns)
+        kept: _Kept | None = self.__dict__.get(_STATES)
+        if kept is not None and not (
+            kept.domain is domain and kept.rule_only_data == rule_only_data and kept.flags == flags
+        ):
+            kept = None
         # The events only grow (the capped deque drops its oldest as the newest
         # comes in), so their count and the newest event tell an unchanged tracker.
-        flags = (omit_unset_slots, ignore_rule_only_turns, len(events))
-        kept = self.__dict__.get(_STATES)
-        if (
-            kept is not None
-            and kept[0] is domain
-            and kept[1] == rule_only_data  # a new dict of the policy's same lists each time
-            and kept[2] is newest
-            and kept[3] == flags
-        ):
-            return _copied(kept[4])
-        states = original(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        self.__dict__[_STATES] = (domain, rule_only_data, newest, flags, _copied(states))
+        if kept is not None and kept.count == count and kept.newest is newest:
+            return _copied(kept.states)
+        added: list[Any] = []
+        if kept is not None and kept.replay is not None and count > kept.count > 0:
+            added = [events[i] for i in range(kept.count, count)]
+            if not (
+                events.maxlen is None
+                and events[kept.count - 1] is kept.newest
+                and all(isinstance(event, _APPENDING) for event in added)
+            ):
+                added = []
+        if added and kept is not None:
+            states = _extended(kept, added, omit_unset_slots)
+            replay = kept.replay
+        elif ignore_rule_only_turns or any(isinstance(event, ActiveLoop) for event in events):
+            states = original(
+                self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+            )
+            replay = None
+        else:
+            states, replay = _replayed_states(self, domain, omit_unset_slots)
+        self.__dict__[_STATES] = _Kept(
+            domain, rule_only_data, flags, count, newest, _copied(states), replay
+        )
         return states
 
     past_states._copilot_memo = True  # type: ignore[attr-defined]

@@ -109,3 +109,52 @@ def test_remembered_states_are_the_trackers_own_until_an_event_is_added(
     after = capped.past_states(domain)
     assert after != before
     assert after == domain.states_for_tracker_history(capped)
+
+
+def test_states_carried_on_over_appended_events_are_rasas(
+    rasa_agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each event of three turns (slots, bot messages, actions, a reverted message),
+    the states are Rasa's own, with and without unset slots; after an action's events
+    they are carried on from the last replay instead of replayed from the first event."""
+    from rasa.shared.core.events import BotUttered, UserUtteranceReverted
+
+    domain = rasa_agent.processor.domain
+    monkeypatch.setattr(DialogueStateTracker, "past_states", DialogueStateTracker.past_states)
+    install_states_memo()
+    replays = 0
+    generate = DialogueStateTracker.generate_all_prior_trackers
+
+    def counted(self: DialogueStateTracker) -> Any:
+        nonlocal replays
+        replays += 1
+        return generate(self)
+
+    monkeypatch.setattr(DialogueStateTracker, "generate_all_prior_trackers", counted)
+    turns = [
+        [ActionExecuted("action_lookup_client"), BotUttered("王建国先生"),
+         SlotSet("active_client_id", "C0001"), ActionExecuted("action_listen")],
+        [UserUttered("记一下他喜欢靠窗", {"name": "record_preference", "confidence": 0.9}),
+         ActionExecuted("action_record_preference"), SlotSet("awaiting", "client"),
+         BotUttered("记到哪位？"), ActionExecuted("action_listen")],
+        [UserUttered("算了", {"name": "deny", "confidence": 0.8}), UserUtteranceReverted(),
+         ActionExecuted("action_listen"), SlotSet("mode", "reception")],
+    ]  # fmt: skip
+    compared = carried = 0
+    for omit in (False, True):
+        tracker = tracker_after(rasa_agent, "lookup_client", None)
+        tracker.past_states(domain, omit_unset_slots=omit)
+        for event in [event for turn in turns for event in turn]:
+            tracker.update(event)
+            replays_before = replays
+            got = tracker.past_states(domain, omit_unset_slots=omit)
+            expected = domain.states_for_tracker_history(tracker, omit_unset_slots=omit)
+            assert got == expected, (event, omit)
+            got[-1].clear()  # callers edit what they get; the memo keeps its own
+            assert tracker.past_states(domain, omit_unset_slots=omit) == expected
+            # Rasa's own replay, for the comparison, is counted too.
+            appended = isinstance(event, (ActionExecuted, SlotSet, BotUttered))
+            assert replays - replays_before == (1 if appended else 2), event
+            compared += 1
+            carried += appended
+    assert compared == 2 * sum(len(turn) for turn in turns) and carried == 2 * 10
