@@ -98,6 +98,11 @@ def _copied(states: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str,
     return [{kind: dict(sub) for kind, sub in state.items()} for state in states]
 
 
+def _state(domain: Any, replay: DialogueStateTracker, omit_unset_slots: bool) -> dict:
+    """One state of the history, as ``Domain.states_for_tracker_history`` makes it."""
+    return domain._clean_state(domain.get_active_state(replay, omit_unset_slots))
+
+
 def _replayed_states(
     tracker: DialogueStateTracker, domain: Any, omit_unset_slots: bool
 ) -> tuple[list[dict[str, dict[str, Any]]], DialogueStateTracker]:
@@ -106,8 +111,20 @@ def _replayed_states(
     states = []
     replay = tracker
     for replay, _ in tracker.generate_all_prior_trackers():
-        states.append(domain._clean_state(domain.get_active_state(replay, omit_unset_slots)))
+        states.append(_state(domain, replay, omit_unset_slots))
     return states, replay
+
+
+def _appended(kept: _Kept, events: Any) -> list[Any]:
+    """The events added since ``kept`` if they only append to what it covers (its
+    replay can go on over them); otherwise none."""
+    count = len(events)
+    if kept.replay is None or not count > kept.count > 0 or events.maxlen is not None:
+        return []
+    if events[kept.count - 1] is not kept.newest:
+        return []
+    added = [events[i] for i in range(kept.count, count)]
+    return added if all(isinstance(event, _APPENDING) for event in added) else []
 
 
 def _extended(kept: _Kept, new_events: list[Any], omit_unset_slots: bool) -> list:
@@ -118,9 +135,9 @@ def _extended(kept: _Kept, new_events: list[Any], omit_unset_slots: bool) -> lis
     states = kept.states[:-1]
     for event in new_events:
         if isinstance(event, ActionExecuted):
-            states.append(domain._clean_state(domain.get_active_state(replay, omit_unset_slots)))
+            states.append(_state(domain, replay, omit_unset_slots))
         replay.update(event)
-    states.append(domain._clean_state(domain.get_active_state(replay, omit_unset_slots)))
+    states.append(_state(domain, replay, omit_unset_slots))
     return states
 
 
@@ -151,16 +168,7 @@ def install_states_memo() -> None:
         # comes in), so their count and the newest event tell an unchanged tracker.
         if kept is not None and kept.count == count and kept.newest is newest:
             return _copied(kept.states)
-        added: list[Any] = []
-        if kept is not None and kept.replay is not None and count > kept.count > 0:
-            added = [events[i] for i in range(kept.count, count)]
-            if not (
-                events.maxlen is None
-                and events[kept.count - 1] is kept.newest
-                and all(isinstance(event, _APPENDING) for event in added)
-            ):
-                added = []
-        if added and kept is not None:
+        if kept is not None and (added := _appended(kept, events)):
             states = _extended(kept, added, omit_unset_slots)
             replay = kept.replay
         elif ignore_rule_only_turns or any(isinstance(event, ActiveLoop) for event in events):

@@ -8,7 +8,7 @@ and conversions rather than counting (the featurizer was 15 % of the NLU
 service's CPU a turn at 16 advisors, py-spy, GIL samples). The same counts,
 with the vectorizer's own analyzer and vocabulary, go here straight into the
 COO matrix: 0.34 ms. Same rows, columns, order, values and dtypes
-(``tests/test_nlu_model.py`` compares them with Rasa's on every test-split
+(``tests/test_nlu_service.py`` compares them with Rasa's on every test-split
 message).
 
 Installed by the NLU service on the loaded featurizer instance only (training
@@ -93,6 +93,7 @@ def install_count_rows(featurizer: CountVectorsFeaturizer) -> bool:
         build = builders.get(attribute)
         if build is None:
             return CountVectorsFeaturizer._create_features(self, attribute, all_tokens)
+        dense = attribute in DENSE_FEATURIZABLE_ATTRIBUTES
         sequence: list[Matrix | None] = []
         sentence: list[Matrix | None] = []
         for tokens in all_tokens:
@@ -101,7 +102,6 @@ def install_count_rows(featurizer: CountVectorsFeaturizer) -> bool:
                 sentence.append(None)
                 continue
             sequence.append(build(tokens))
-            dense = attribute in DENSE_FEATURIZABLE_ATTRIBUTES
             sentence.append(build([" ".join(tokens)]) if dense else None)
         return sequence, sentence
 
