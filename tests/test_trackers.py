@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -501,6 +503,58 @@ def test_a_save_encodes_only_the_events_it_has_not_encoded_before(
         json.dumps([e.as_dict() for e in tracker.events])
     )
     assert state(Snapshot.loads("v3", second).tracker(SENDER, domain.slots)) == state(again)
+
+
+def test_sqlite_runs_in_the_loop_and_waits_for_a_held_lock_in_a_thread(
+    db_url: str, reception: list[Event], domain: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the file's write lock free, reads and saves run in the event loop (no
+    thread). While another connection holds it, a save waits in a worker thread: the
+    loop goes on meanwhile, and the save lands once the lock is released."""
+    import bot.trackers.sql as sql
+
+    threads: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(work: Callable[..., Any], *args: Any) -> Any:
+        threads.append(work.__name__)
+        return await to_thread(work, *args)
+
+    monkeypatch.setattr(sql.asyncio, "to_thread", counted)
+    tracker = expected_after_save(reception, domain)
+    path = db_url.removeprefix("sqlite:///")
+
+    async def scenario() -> tuple[int, DialogueStateTracker | None]:
+        store = SqlTrackerStore(domain, db_url, max_event_history=LIMIT)
+        await store.save(tracker)
+        assert await store.retrieve(SENDER) is not None
+        assert threads == []  # the lock was free: all in the loop
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write in progress
+        release = threading.Timer(0.2, holder.execute, ["COMMIT"])
+        release.start()
+        again = await store.retrieve(SENDER)  # a WAL read is not blocked by a writer
+        assert again is not None
+        again.update(UserUttered("她对坚果过敏", {"name": "record_preference"}))
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(tick())
+        await store.save(again)  # waits for the lock, the loop going on meanwhile
+        ticking.cancel()
+        release.join()
+        holder.close()
+        return ticks, await make_store("sqlite", db_url, domain).retrieve(SENDER)
+
+    ticks, found = asyncio.run(scenario())
+    assert ticks > 0 and threads == ["_write_now"]
+    assert found is not None and found.latest_message is not None
+    assert found.latest_message.text == "她对坚果过敏"
 
 
 def test_save_and_retrieve_time(backend: Backend, reception: list[Event], domain: Domain) -> None:

@@ -7,7 +7,7 @@ or an older PostgreSQL schema is brought up to date without a separate step.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -30,18 +30,33 @@ def database_url() -> str:
     return current().db_url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The Rasa server and the action server share the file: WAL lets one read
-    # while the other writes, and the busy timeout waits instead of failing.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+# How long a SQLite statement waits for another connection's write lock before
+# it fails with "database is locked".
+BUSY_TIMEOUT_MS = 5000
+
+
+def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    """The ``connect`` listener every engine on a SQLite file gets."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The Rasa server and the action server share the file: WAL lets one read
+        # while the other writes, and the busy timeout waits instead of failing.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return on_connect
 
 
 @cache
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+    """The engine (and pool) for ``url``; one per URL and SQLite busy timeout.
+
+    ``busy_timeout_ms`` applies to SQLite only: 0 makes a statement fail at once
+    when another connection holds the write lock (see bot.trackers.sql).
+    """
     url = url or database_url()
     if url.startswith("sqlite") and ":memory:" not in url:
         # SQLAlchemy 1.4 opens a new SQLite connection per session by default;
@@ -53,7 +68,7 @@ def get_engine(url: str | None = None) -> Engine:
             pool_size=4,
             connect_args={"check_same_thread": False},
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas(busy_timeout_ms))
         return engine
     engine = create_engine(url, future=True)
     _ping_when_idle(engine)

@@ -35,7 +35,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-from bot.cards.db import alembic_config, database_url, get_engine, session_scope
+from bot.cards.db import (
+    BUSY_TIMEOUT_MS,
+    alembic_config,
+    database_url,
+    get_engine,
+    session_scope,
+    sqlite_pragmas,
+)
 from bot.channels.wecom.api import WeComClient
 from bot.channels.wecom.settings import client_from_env
 from bot.clock import utcnow
@@ -99,14 +106,7 @@ def job_store_engine(url: str) -> Engine:
     classic engine of its own; SQLite waits for a lock instead of failing at once."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-
-        def pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
-
-        event.listen(engine, "connect", pragmas)
+        event.listen(engine, "connect", sqlite_pragmas(BUSY_TIMEOUT_MS))
         return engine
     return create_engine(url, pool_pre_ping=True)
 

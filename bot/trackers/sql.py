@@ -4,9 +4,24 @@ One row per conversation in ``conversations`` (migration 0006), written in the
 same database as the cards, through the same engine (SQLite with WAL, or
 PostgreSQL). A read is one primary-key query that returns the document only
 when its version is not the one cached; a save is one UPDATE of the version it
-read (an INSERT the first time). Both run in a worker thread, so the event loop
-goes on with other advisors' turns while a commit waits for the disk (SQLite
-syncs its log on every commit) or a PostgreSQL on another machine answers.
+read (an INSERT the first time).
+
+Where they run:
+
+- PostgreSQL: in a worker thread, so the event loop goes on with other
+  advisors' turns while the server (perhaps on another machine) answers; the
+  driver waits with the GIL released.
+- SQLite: in the event loop. A read or commit of the local file takes tens of
+  microseconds, and SQLAlchemy's and the driver's Python work holds the GIL
+  anyway, so a worker thread added only the hand-over: the thread waits for the
+  GIL the loop holds (up to the 5 ms switch interval) and the answer waits
+  again to come back. Measured with 16 advisors, A/B in one server, four pairs:
+  p95 200-242 ms in threads against 157-186 ms in the loop, and the Rasa
+  server's CPU a turn 5.9 against 5.0 ms. These statements go through a pool
+  whose busy timeout is 0: when the action server (or an import) holds the
+  file's write lock, the statement fails at once, nothing is committed, and it
+  runs again in a worker thread through the pool that waits for the lock. The
+  loop never sleeps in SQLite's busy handler.
 
 ``endpoints.yml``::
 
@@ -21,19 +36,22 @@ The schema is created by the migrations every ``copilot`` command runs first.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.domain import Domain
 from sqlalchemy import bindparam, case, insert, null, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.cards.db import database_url, get_engine
 from bot.clock import utcnow
 from bot.trackers.store import DEFAULT_CACHE_SIZE, DEFAULT_MAX_EVENTS, DurableTrackerStore
 from bot.trackers.table import Conversation
 
+T = TypeVar("T")
 TABLE = Conversation.__table__
 # Built once with bound parameters: a turn reads and writes its conversation, and
 # building and keying these statements anew each time cost more than running them.
@@ -69,37 +87,62 @@ class SqlTrackerStore(DurableTrackerStore):
     ) -> None:
         """``host`` is the SQLAlchemy URL (Rasa passes the endpoint's ``url`` as ``host``)."""
         super().__init__(domain, event_broker, max_event_history, cache_size, **kwargs)
-        self.engine = get_engine(host or database_url())
+        url = host or database_url()
+        self.engine = get_engine(url)
+        # A SQLite file: the pool for statements run in the event loop (module docstring).
+        sqlite_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
+        self._in_loop = get_engine(url, busy_timeout_ms=0) if sqlite_file else None
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(engine, *args)`` in the loop if SQLite's lock is free, else in a thread."""
+        if self._in_loop is not None:
+            try:
+                return work(self._in_loop, *args)
+            except OperationalError as error:
+                if not _locked(error):
+                    raise
+        return await asyncio.to_thread(work, self.engine, *args)
 
     async def _fetch(self, sender_id: str, known_version: str) -> tuple[str, Any] | None:
-        return await asyncio.to_thread(self._fetch_now, sender_id, known_version)
+        return await self._run(_fetch_now, sender_id, known_version)
 
     async def _write(
         self, sender_id: str, document: str, version: str, expected: str | None
     ) -> bool:
-        return await asyncio.to_thread(self._write_now, sender_id, document, version, expected)
+        return await self._run(_write_now, sender_id, document, version, expected)
 
     async def _senders(self) -> Iterable[str]:
-        return await asyncio.to_thread(self._senders_now)
+        return await asyncio.to_thread(_senders_now, self.engine)
 
-    def _fetch_now(self, sender_id: str, known_version: str) -> tuple[str, Any] | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(_FETCH, {"known": known_version, "sender": sender_id}).first()
-        return (row[0], row[1]) if row is not None else None
 
-    def _write_now(self, sender_id: str, document: str, version: str, expected: str | None) -> bool:
-        values = {"sender": sender_id, "new_version": version, "document": document,
-                  "now": utcnow()}  # fmt: skip
-        if expected is None:
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(_INSERT, values)
-            except IntegrityError:
-                return False  # already stored
-            return True
-        with self.engine.begin() as connection:
-            return bool(connection.execute(_UPDATE, {**values, "expected": expected}).rowcount)
+def _locked(error: OperationalError) -> bool:
+    """SQLite's "database is locked": another connection holds the write lock."""
+    return isinstance(error.orig, sqlite3.OperationalError) and "locked" in str(error.orig)
 
-    def _senders_now(self) -> list[str]:
-        with self.engine.connect() as connection:
-            return list(connection.execute(select(TABLE.c.sender_id)).scalars())
+
+def _fetch_now(engine: Engine, sender_id: str, known_version: str) -> tuple[str, Any] | None:
+    with engine.connect() as connection:
+        row = connection.execute(_FETCH, {"known": known_version, "sender": sender_id}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _write_now(
+    engine: Engine, sender_id: str, document: str, version: str, expected: str | None
+) -> bool:
+    """The INSERT or UPDATE in one transaction: on any error nothing is committed."""
+    values = {"sender": sender_id, "new_version": version, "document": document,
+              "now": utcnow()}  # fmt: skip
+    if expected is None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(_INSERT, values)
+        except IntegrityError:
+            return False  # already stored
+        return True
+    with engine.begin() as connection:
+        return bool(connection.execute(_UPDATE, {**values, "expected": expected}).rowcount)
+
+
+def _senders_now(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(TABLE.c.sender_id)).scalars())
