@@ -7,8 +7,8 @@ same way and stopped before the next:
   Rasa's own package, nothing downloaded), trained once and kept under
   ``var/bench/anchor/``, served by plain ``rasa run`` on the REST channel with
   Rasa's in-memory conversations and locks: what Rasa itself costs here.
-- **single machine**: ``copilot up`` as shipped: conversations in the card
-  database (a fresh SQLite file with the demo cards), in-process locks.
+- **single machine**: ``copilot up`` as shipped: cards in a fresh SQLite file
+  with the demo cards, conversations in SQLite beside it, in-process locks.
 - **--replicas 2**: two Rasa replicas behind nginx, conversations and locks in
   Redis (a redis-server started for the run), cards in PostgreSQL (a throwaway
   server in a temporary folder; Debian's postgresql package).

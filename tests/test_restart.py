@@ -1,7 +1,7 @@
 """SIGKILL of every copilot process mid-reception loses nothing.
 
 The servers are started as `copilot up` starts them (single-machine default:
-conversations in the card database, SQLite). A reception is opened and moved to
+conversations in SQLite beside the card file). A reception is opened and moved to
 the 背景问题 step; then every process is killed with SIGKILL, with no chance to
 save anything, and the servers are started again: the next message carries the
 reception on from the same step, with the facts gathered before the kill.

@@ -14,6 +14,7 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.core.utils import read_endpoints_from_path
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import inspect
 
 from bot.cli import main
 from bot.locks import InProcessLockStore, RedisLockStore
@@ -128,6 +129,23 @@ def test_endpoints_yml_names_exactly_the_variables_the_settings_give() -> None:
     assert set(Settings(actions_secret=SECRET, nlu_token=SECRET).rasa_environment()) == named
 
 
+def test_conversations_have_a_sqlite_file_of_their_own_and_share_a_server_database() -> None:
+    def conversations(db_url: str) -> str:
+        return Settings(db_url=db_url).conversations_url
+
+    assert conversations("sqlite:////srv/copilot/cards.db") == (
+        "sqlite:////srv/copilot/cards-conversations.db"
+    )
+    assert conversations("sqlite:///var/copilot.db?timeout=9") == (
+        "sqlite:///var/copilot-conversations.db?timeout=9"
+    )
+    assert conversations("sqlite:////srv/v1.2/cards") == "sqlite:////srv/v1.2/cards-conversations"
+    assert conversations("sqlite://") == "sqlite://"  # in memory: one connection's database
+    assert conversations("sqlite:///:memory:") == "sqlite:///:memory:"
+    server = "postgresql+psycopg2://copilot:pw@db.internal/copilot"
+    assert conversations(server) == server
+
+
 def test_rasa_builds_the_single_machine_stores_from_endpoints_yml(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,7 +159,9 @@ def test_rasa_builds_the_single_machine_stores_from_endpoints_yml(
     assert endpoints.nlu.url == "http://127.0.0.1:6002"
     store = TrackerStore.create(endpoints.tracker_store, domain=Domain.empty())
     assert isinstance(store, SqlTrackerStore) and store.event_limit == 20
-    assert str(store.engine.url) == db_url
+    # Conversations in a SQLite file of their own beside the cards, migrated by the store.
+    assert str(store.engine.url) == db_url.replace("copilot.db", "copilot-conversations.db")
+    assert inspect(store.engine).has_table("conversations")
     assert isinstance(LockStore.create(endpoints.lock_store), InProcessLockStore)
 
 

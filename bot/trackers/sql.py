@@ -1,10 +1,10 @@
-"""Conversations in the card database: the single-machine default.
+"""Conversations in SQL: the single-machine default.
 
-One row per conversation in ``conversations`` (migration 0006), written in the
-same database as the cards, through the same engine (SQLite with WAL, or
-PostgreSQL). A read is one primary-key query that returns the document only
-when its version is not the one cached; a save is one UPDATE of the version it
-read (an INSERT the first time).
+One row per conversation in ``conversations`` (migration 0006): in the card
+database on PostgreSQL; on one machine, in a SQLite file of its own beside the
+card file (``Settings.conversations_url`` says why). A read is one primary-key
+query that returns the document only when its version is not the one cached; a
+save is one UPDATE of the version it read (an INSERT the first time).
 
 Where they run:
 
@@ -18,19 +18,21 @@ Where they run:
   again to come back. Measured with 16 advisors, A/B in one server, four pairs:
   p95 200-242 ms in threads against 157-186 ms in the loop, and the Rasa
   server's CPU a turn 5.9 against 5.0 ms. These statements go through a pool
-  whose busy timeout is 0: when the action server (or an import) holds the
-  file's write lock, the statement fails at once, nothing is committed, and it
-  runs again in a worker thread through the pool that waits for the lock. The
-  loop never sleeps in SQLite's busy handler.
+  whose busy timeout is 0: when another connection holds the file's write lock
+  (another process on the file), the statement fails at once, nothing is
+  committed, and it runs again in a worker thread through the pool that waits
+  for the lock. The loop never sleeps in SQLite's busy handler.
 
 ``endpoints.yml``::
 
     tracker_store:
       type: bot.trackers.sql.SqlTrackerStore
-      url: ${COPILOT_DB_URL}      # optional: the card database by default
+      url: ${COPILOT_TRACKER_STORE_URL}   # Settings.conversations_url
       max_event_history: 20
 
-The schema is created by the migrations every ``copilot`` command runs first.
+The schema is the card database's (the same migrations): every ``copilot``
+command brings the card database up to date first, and the store brings its
+own SQLite file up to date when it opens it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from sqlalchemy import bindparam, case, insert, null, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.cards.db import database_url, get_engine
+from bot.cards.db import database_url, get_engine, upgrade
 from bot.clock import utcnow
 from bot.trackers.store import DEFAULT_CACHE_SIZE, DEFAULT_MAX_EVENTS, DurableTrackerStore
 from bot.trackers.table import Conversation
@@ -92,6 +94,8 @@ class SqlTrackerStore(DurableTrackerStore):
         # A SQLite file: the pool for statements run in the event loop (module docstring).
         sqlite_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
         self._in_loop = get_engine(url, busy_timeout_ms=0) if sqlite_file else None
+        if sqlite_file:
+            upgrade(url)  # the conversations' own file, which no copilot command migrates
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         """``work(engine, *args)`` in the loop if SQLite's lock is free, else in a thread."""
