@@ -13,6 +13,7 @@ from bot.advisors import (
 )
 from bot.cards import db
 from bot.cards.card import ClientCard, mask_phone
+from bot.cards.names import ALIAS, IN_CHUNK, NAME, cjk_substrings
 from bot.cards.store import CardStore
 from bot.cards.writes import CardWriter
 from bot.nlu.preferences import ParsedPreference
@@ -49,6 +50,23 @@ def test_mentions_prefer_known_full_names(demo_db: str) -> None:
         # typed the way voice input and pinyin slips write it
         assert [c.name for c in store.find("欧阳小jie")] == ["欧阳菲"]
         assert [m.text for m in store.mentions("查下欧阳小jie吧")] == ["欧阳小jie"]
+
+
+def test_a_run_on_longer_than_one_lookup_finds_names_in_every_chunk(demo_db: str) -> None:
+    """A voice-input run-on has more substrings than one IN list takes (IN_CHUNK):
+    names and aliases are looked up chunk by chunk, and one in the last chunk counts."""
+    filler = "今天下午到店试了好几款包包颜色都不太满意说下周末再过来看看新到的秋冬款式"
+    more = "她老公陪着一起来的全程在看手表那边我们聊了很久关于结婚纪念日要送什么礼物比较合适"
+    text = f"{filler}，{more}，{filler[::-1]}，{more[::-1]}，顺便记一下Amy和黄志明都喜欢靠窗"
+    with db.session_scope(demo_db) as session:
+        store = CardStore(session)
+        store.add_alias(store.find("孙悦")[0], "Amy", "李娜")
+        keys = sorted(set(cjk_substrings(text)))
+        assert len(keys) > IN_CHUNK and keys.index("黄志明") >= IN_CHUNK
+        assert [m.text for m in store.mentions(text) if m.kind in (NAME, ALIAS)] == [
+            "Amy",
+            "黄志明",
+        ]
 
 
 def test_aliases_and_unknown_latin_names(demo_db: str) -> None:

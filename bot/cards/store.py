@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, column, func, literal, select, union_all
+from sqlalchemy import Integer, bindparam, column, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.advisors import AdvisorIdentity
@@ -52,6 +52,14 @@ _KNOWN_PG = (
     "WHERE EXISTS (SELECT 1 FROM clients c WHERE c.name = k.v) UNION ALL "
     f"SELECT '{ALIAS}', k.v FROM unnest(CAST(:keys AS text[])) AS k(v) "
     "WHERE EXISTS (SELECT 1 FROM client_aliases a WHERE a.key = k.v)"
+)
+# The same on SQLite (no arrays): both lookups in one statement, built once; the
+# expanding parameter takes each chunk's keys. Building it per call cost three times
+# running it (0.66 against 0.19 ms for a 51-substring message, timeit).
+_KEYS = bindparam("keys", expanding=True)
+_KNOWN = union_all(
+    select(literal(NAME), Client.name).where(Client.name.in_(_KEYS)).distinct(),
+    select(literal(ALIAS), ClientAlias.key).where(ClientAlias.key.in_(_KEYS)).distinct(),
 )
 # A card's columns, named: a prepared statement that said clients.* would fail on
 # PostgreSQL ("cached plan must not change result type") once a migration adds one.
@@ -343,11 +351,7 @@ class CardStore:
                 (names if kind == NAME else aliases).add(value)
             return names, aliases
         for chunk in chunks(keys):
-            by_name = select(literal(NAME), Client.name).where(Client.name.in_(chunk)).distinct()
-            by_alias = (
-                select(literal(ALIAS), ClientAlias.key).where(ClientAlias.key.in_(chunk)).distinct()
-            )
-            for kind, value in self.session.execute(union_all(by_name, by_alias)):
+            for kind, value in self.session.execute(_KNOWN, {"keys": chunk}):
                 (names if kind == NAME else aliases).add(value)
         return names, aliases
 
