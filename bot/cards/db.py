@@ -39,8 +39,9 @@ def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     """The ``connect`` listener every engine on a SQLite file gets."""
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # The Rasa server and the action server share the file: WAL lets one read
-        # while the other writes, and the busy timeout waits instead of failing.
+        # Several processes share a file (the action server, the scheduler, copilot
+        # commands): WAL lets one read while another writes, and the busy timeout
+        # waits (or with 0 fails at once) instead of failing at the first conflict.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -48,6 +49,11 @@ def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
         cursor.close()
 
     return on_connect
+
+
+def is_sqlite_file(url: str) -> bool:
+    """A SQLite database in a file (shared by processes), not one in memory."""
+    return url.startswith("sqlite") and ":memory:" not in url
 
 
 @cache
@@ -58,7 +64,7 @@ def get_engine(url: str | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -
     when another connection holds the write lock (see bot.trackers.sql).
     """
     url = url or database_url()
-    if url.startswith("sqlite") and ":memory:" not in url:
+    if is_sqlite_file(url):
         # SQLAlchemy 1.4 opens a new SQLite connection per session by default;
         # a small pool saves the connect and the pragmas on every turn.
         engine = create_engine(

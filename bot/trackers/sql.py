@@ -17,11 +17,11 @@ Where they run:
   GIL the loop holds (up to the 5 ms switch interval) and the answer waits
   again to come back. Measured with 16 advisors, A/B in one server, four pairs:
   p95 200-242 ms in threads against 157-186 ms in the loop, and the Rasa
-  server's CPU a turn 6.2 against 5.3 ms (means). These statements go through a pool
-  whose busy timeout is 0: when another connection holds the file's write lock
-  (another process on the file), the statement fails at once, nothing is
-  committed, and it runs again in a worker thread through the pool that waits
-  for the lock. The loop never sleeps in SQLite's busy handler.
+  server's CPU a turn 6.2 against 5.3 ms (means). These statements go through
+  a pool whose busy timeout is 0: when another connection holds the file's
+  write lock (another process on the file), the statement fails at once,
+  nothing is committed, and it runs again in a worker thread through the pool
+  that waits for the lock. The loop never sleeps in SQLite's busy handler.
 
 ``endpoints.yml``::
 
@@ -48,7 +48,7 @@ from sqlalchemy import bindparam, case, insert, null, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.cards.db import database_url, get_engine, upgrade
+from bot.cards.db import database_url, get_engine, is_sqlite_file, upgrade
 from bot.clock import utcnow
 from bot.trackers.store import DEFAULT_CACHE_SIZE, DEFAULT_MAX_EVENTS, DurableTrackerStore
 from bot.trackers.table import Conversation
@@ -92,9 +92,8 @@ class SqlTrackerStore(DurableTrackerStore):
         url = host or database_url()
         self.engine = get_engine(url)
         # A SQLite file: the pool for statements run in the event loop (module docstring).
-        sqlite_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
-        self._in_loop = get_engine(url, busy_timeout_ms=0) if sqlite_file else None
-        if sqlite_file:
+        self._in_loop = get_engine(url, busy_timeout_ms=0) if is_sqlite_file(url) else None
+        if self._in_loop is not None:
             upgrade(url)  # the conversations' own file, which no copilot command migrates
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
